@@ -1,0 +1,47 @@
+"""Cross-validation folds: stratified by label, grouped so relatives never straddle folds.
+
+Splits are made on source videos only. Anything derived from a video later (augmented copies, clips)
+inherits its fold through ``video_id``, so nothing derived from a validation video can reach training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+__all__ = ["FOLD_COLUMNS", "make_folds", "train_val_ids"]
+
+FOLD_COLUMNS = ["video_id", "group", "label", "fold"]
+
+
+def make_folds(videos: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
+    """Assign each video a fold in ``0..n_folds-1``; same inputs and seed give the same assignment.
+
+    Rows are sorted by ``video_id`` first so the result does not depend on the order of the index.
+    """
+    if n_folds < 2:
+        raise ValueError(f"split.folds must be at least 2, got {n_folds}")
+    table = videos[["video_id", "group", "label"]].sort_values("video_id", kind="stable").reset_index(drop=True)
+    n_groups = table["group"].nunique()
+    if n_groups < n_folds:
+        raise ValueError(f"cannot make {n_folds} folds from {n_groups} group(s): lower split.folds or add videos")
+    counts = table["label"].value_counts()
+    for label in ("real", "fake"):
+        if counts.get(label, 0) == 0:
+            raise ValueError(f"no '{label}' videos left after indexing; both classes are needed to train")
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold = np.full(len(table), -1, dtype=np.int64)
+    y = (table["label"] == "fake").to_numpy(dtype=np.int64)
+    for k, (_, val_idx) in enumerate(splitter.split(np.zeros(len(table)), y, groups=table["group"].to_numpy())):
+        fold[val_idx] = k
+    table["fold"] = fold
+    return table[FOLD_COLUMNS]
+
+
+def train_val_ids(folds: pd.DataFrame, fold: int) -> tuple[pd.Index, pd.Index]:
+    """``video_id``s for training and validation of ``fold``."""
+    if fold not in set(folds["fold"]):
+        raise ValueError(f"fold {fold} not in splits (have {sorted(set(folds['fold']))})")
+    is_val = folds["fold"] == fold
+    return pd.Index(folds.loc[~is_val, "video_id"]), pd.Index(folds.loc[is_val, "video_id"])

@@ -1,0 +1,599 @@
+"""Deterministic synthetic corpus: procedural "real" videos and manipulated "fake" derivatives.
+
+This is the workflow's embedded default dataset, so that the pipeline runs end to end with no download.
+Every real scene is a moving camera over a textured background with a few moving soft-edged objects,
+lighting drift and per-frame sensor noise; every fake is the same scene after one manipulation of the kind
+real detectors meet (splicing, learned upsampling, double compression, temporal flicker, frame
+interpolation). The fakes are localised or subtle on purpose: the corpus must rank classifiers, so it may
+not be separable by one global statistic.
+
+Determinism: scene ``i`` draws from ``np.random.default_rng([seed, i])`` and its manipulation from a
+separate stream, so scenes are independent of each other and of the corpus size, and the encoder writes
+identical bytes for identical frames; the same config therefore gives a byte-identical corpus.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy import ndimage
+from scipy.special import expit
+from tqdm.auto import tqdm
+
+from fvc.io.atomic import atomic_write
+from fvc.io.encode import write_image, write_video
+
+__all__ = [
+    "FAMILY_NAMES",
+    "SAMPLE_COLUMNS",
+    "SynthConfig",
+    "generate_corpus",
+    "manipulate",
+    "render_scene",
+]
+
+FAMILY_NAMES: tuple[str, ...] = ("splice", "upsample", "double_compression", "flicker", "interpolation")
+"""Manipulation families, in the order they are cycled over scenes by default."""
+
+SAMPLE_COLUMNS: tuple[str, ...] = ("path", "label", "group", "family")
+"""Columns of ``samples.csv``."""
+
+# Third entry of the manipulation seed: any constant other than a scene-rng entry would do; it keeps the
+# manipulation stream independent of the scene stream so a change to the renderer's draws does not
+# silently change which manipulation parameters a scene gets (and vice versa).
+_MANIPULATION_STREAM = 0x6D616E69
+
+# Smallest frame side: the objects, the 2x downscale and the JPEG 8x8 grid all need some room.
+_MIN_SIDE = 16
+
+
+# --------------------------------------------------------------------------------------------------------
+# Config validation (defined before SynthConfig: generate_corpus's default argument builds one at import)
+
+
+def _check_int(field: str, value: object, low: int, high: int | None = None) -> None:
+    # bool is an int subclass; "scenes: true" in YAML is a config mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{field} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{field} must be {bounds}, got {value}")
+
+
+def _normalise_sizes(sizes: object) -> tuple[tuple[int, int], ...]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"sizes must be a sequence of (width, height) pairs, got {sizes!r}")
+    out: list[tuple[int, int]] = []
+    for pair in sizes:  # type: ignore[union-attr]
+        try:
+            width, height = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"sizes entries must be (width, height) pairs, got {pair!r}") from None
+        for side in (width, height):
+            if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side < _MIN_SIDE or side % 2:
+                raise ValueError(f"sizes entries must be even integers >= {_MIN_SIDE} (H.264 yuv420p), got {pair!r}")
+        out.append((int(width), int(height)))
+    if not out:
+        raise ValueError("sizes must hold at least one (width, height) pair")
+    return tuple(out)
+
+
+def _normalise_families(families: object) -> tuple[str, ...]:
+    if isinstance(families, str):
+        # A bare string would otherwise be iterated letter by letter.
+        families = (families,)
+    if not hasattr(families, "__iter__"):
+        raise ValueError(f"families must be a sequence of family names, got {families!r}")
+    out = tuple(families)  # type: ignore[arg-type]
+    if not out:
+        raise ValueError("families must name at least one manipulation family")
+    unknown = [name for name in out if name not in FAMILY_NAMES]
+    if unknown:
+        raise ValueError(f"families has unknown entries {unknown}; known families: {', '.join(FAMILY_NAMES)}")
+    return out
+
+
+def _check_frames(name: str, frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"{name} must be a (T, H, W, 3) uint8 array, got {frames.shape} {frames.dtype}")
+    if frames.shape[0] < 1 or frames.shape[1] < 2 or frames.shape[2] < 2:
+        raise ValueError(f"{name} is too small: {frames.shape}")
+    return frames
+
+
+def _still_scenes(scenes: int, stills: int) -> frozenset[int]:
+    # Spread over the corpus rather than the first few scenes, so stills cover several families and sizes.
+    return frozenset((k * scenes) // stills for k in range(stills))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Public API
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Size and seed of the synthetic corpus; validated on construction (``ValueError`` names the field).
+
+    Lists (as parsed from a YAML workflow config) are accepted for ``sizes`` and ``families`` and stored as
+    tuples, so configs stay hashable and comparable.
+    """
+
+    scenes: int = 24
+    """Number of source scenes; each yields one real and one fake video."""
+    frames: int = 32
+    """Frames per video."""
+    fps: int = 16
+    sizes: tuple[tuple[int, int], ...] = ((192, 144), (224, 128), (144, 192))
+    """(width, height) per scene, cycled over scenes; even numbers (H.264 yuv420p)."""
+    crf: int = 23
+    stills: int = 4
+    """Number of scenes that also export their middle frame as PNG stills (real and fake)."""
+    families: tuple[str, ...] = FAMILY_NAMES
+    """Manipulation families, cycled over scenes: scene ``i`` gets ``families[i % len(families)]``."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: normalisation has to bypass __setattr__.
+        object.__setattr__(self, "sizes", _normalise_sizes(self.sizes))
+        object.__setattr__(self, "families", _normalise_families(self.families))
+        _check_int("scenes", self.scenes, 1)
+        _check_int("frames", self.frames, 2)
+        _check_int("fps", self.fps, 1)
+        _check_int("crf", self.crf, 0, 51)
+        _check_int("stills", self.stills, 0, self.scenes)
+        _check_int("seed", self.seed, 0)
+
+
+def render_scene(scene: int, cfg: SynthConfig) -> np.ndarray:
+    """Render the real frames of ``scene``: a ``(T, H, W, 3)`` uint8 array, deterministic in ``(cfg.seed, scene)``.
+
+    The frame size is ``cfg.sizes[scene % len(cfg.sizes)]``. Scene-level parameters (texture scales,
+    palette, camera path, optical blur, noise level) are all drawn per scene so that no single image
+    statistic is constant over the real class.
+    """
+    _check_int("scene", scene, 0)
+    rng = np.random.default_rng([cfg.seed, scene])
+    width, height = cfg.sizes[scene % len(cfg.sizes)]
+    n_frames = cfg.frames
+    t = np.arange(n_frames, dtype=np.float64)
+
+    # Camera: steady pan plus a slow sinusoidal wobble (hand-held look). Subpixel offsets are rendered by
+    # bilinear sampling, which also gives the mild per-frame sharpness variation of a real moving camera.
+    speed = rng.uniform(0.15, 1.4)
+    heading = rng.uniform(0.0, 2.0 * math.pi)
+    wobble = rng.uniform(0.0, 2.0)
+    wobble_freq = rng.uniform(0.05, 0.25)
+    wobble_phase = rng.uniform(0.0, 2.0 * math.pi, size=2)
+    cam_x = speed * math.cos(heading) * t + wobble * np.sin(wobble_freq * t + wobble_phase[0])
+    cam_y = speed * math.sin(heading) * t + wobble * np.cos(wobble_freq * t + wobble_phase[1])
+    cam_x -= cam_x.min()
+    cam_y -= cam_y.min()
+    canvas_h = height + int(math.ceil(cam_y.max())) + 2
+    canvas_w = width + int(math.ceil(cam_x.max())) + 2
+    background = _background(canvas_h, canvas_w, rng)
+
+    objects = [_random_object(height, width, n_frames, rng) for _ in range(int(rng.integers(2, 5)))]
+
+    # Lighting: slow global gain drift plus a gently rotating brightness gradient (a moving light).
+    light_amp = rng.uniform(0.02, 0.08)
+    light_period = rng.uniform(1.0, 4.0) * n_frames
+    light_phase = rng.uniform(0.0, 2.0 * math.pi)
+    gradient_amp = rng.uniform(0.0, 0.12)
+    gradient_angle0 = rng.uniform(0.0, 2.0 * math.pi)
+    gradient_spin = rng.uniform(-0.04, 0.04)
+    # Auto-exposure hunting: some real cameras jitter brightness frame to frame too, so temporal brightness
+    # jitter alone must not separate real from "flicker" fakes.
+    exposure_jitter = rng.uniform(0.0, 0.012) if rng.random() < 0.5 else 0.0
+    exposure = 1.0 + exposure_jitter * rng.standard_normal(n_frames)
+
+    # Optics and sensor: per-scene blur and noise level, so sharpness and noise vary across real videos.
+    blur = rng.uniform(0.3, 1.1)
+    noise_sigma = rng.uniform(2.0, 6.0)
+    channel_corr = rng.uniform(0.3, 0.8)
+    shot_weight = rng.uniform(0.0, 0.6)
+
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    xn = xx / width - 0.5
+    yn = yy / height - 0.5
+    frames = np.empty((n_frames, height, width, 3), dtype=np.uint8)
+    for i in range(n_frames):
+        img = _bilinear_crop(background, cam_y[i], cam_x[i], height, width)
+        for obj in objects:
+            obj.draw(img, yy, xx, i)
+        angle = gradient_angle0 + gradient_spin * i
+        gain = exposure[i] * (1.0 + light_amp * math.sin(2.0 * math.pi * i / light_period + light_phase))
+        gain_map = gain * (1.0 + gradient_amp * (math.cos(angle) * xn + math.sin(angle) * yn))
+        img *= gain_map[..., None]
+        img = ndimage.gaussian_filter(img, sigma=(blur, blur, 0.0), mode="nearest")
+        # Noise: partly shared across channels (Bayer demosaicing correlates them) and partly
+        # signal-dependent (shot noise), with a scene-specific sigma.
+        common = rng.standard_normal((height, width, 1), dtype=np.float32)
+        own = rng.standard_normal((height, width, 3), dtype=np.float32)
+        noise = channel_corr * common + math.sqrt(1.0 - channel_corr**2) * own
+        level = noise_sigma * ((1.0 - shot_weight) + shot_weight * np.sqrt(np.clip(img, 0.0, 255.0) / 128.0))
+        img += noise * level
+        frames[i] = _to_uint8(img)
+    return frames
+
+
+def manipulate(
+    frames: np.ndarray,
+    family: str,
+    rng: np.random.Generator,
+    donor: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return a manipulated copy of ``frames`` (``(T, H, W, 3)`` uint8); shape and dtype are kept.
+
+    ``donor`` is only used by ``splice``: frames of another scene (any size and length; resized and cycled
+    to fit). Without one, ``splice`` takes a time-reversed, displaced copy of ``frames`` itself.
+    """
+    try:
+        apply = _FAMILIES[family]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown manipulation family {family!r}; known families: {', '.join(FAMILY_NAMES)}") from None
+    frames = _check_frames("frames", frames)
+    if donor is not None:
+        donor = _check_frames("donor", donor)
+    out = apply(frames, rng, donor)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    return out
+
+
+def generate_corpus(
+    out_dir: str | os.PathLike[str],
+    cfg: SynthConfig = SynthConfig(),
+    *,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Write the corpus under ``out_dir`` and return its sample table (also written to ``samples.csv``).
+
+    Layout: ``real/scene_###.mp4``, ``fake/scene_###_<family>.mp4``, and for ``cfg.stills`` scenes spread
+    over the corpus ``real/still_###.png`` and ``fake/still_###_<family>.png`` (middle frames; downstream
+    treats them as one-frame videos). ``samples.csv`` is written last and atomically, so its presence
+    means the corpus is complete. Columns: ``path`` (relative, forward slashes), ``label`` (real/fake),
+    ``group`` (``scene_###``, shared by everything derived from one scene, for leakage-free splits) and
+    ``family`` (``none`` for real).
+    """
+    root = Path(out_dir)
+    still_scenes = _still_scenes(cfg.scenes, cfg.stills)
+    rows: list[tuple[str, str, str, str]] = []
+    for scene in tqdm(range(cfg.scenes), desc="synthetic corpus", unit="scene", disable=not progress):
+        family = cfg.families[scene % len(cfg.families)]
+        group = f"scene_{scene:03d}"
+        real = render_scene(scene, cfg)
+        donor = render_scene((scene + 1) % cfg.scenes, cfg) if family == "splice" and cfg.scenes > 1 else None
+        fake = manipulate(real, family, np.random.default_rng([cfg.seed, scene, _MANIPULATION_STREAM]), donor)
+        del donor
+
+        real_rel = f"real/{group}.mp4"
+        fake_rel = f"fake/{group}_{family}.mp4"
+        write_video(root / real_rel, real, fps=cfg.fps, crf=cfg.crf)
+        write_video(root / fake_rel, fake, fps=cfg.fps, crf=cfg.crf)
+        rows.append((real_rel, "real", group, "none"))
+        rows.append((fake_rel, "fake", group, family))
+        if scene in still_scenes:
+            middle = cfg.frames // 2
+            real_still = f"real/still_{scene:03d}.png"
+            fake_still = f"fake/still_{scene:03d}_{family}.png"
+            write_image(root / real_still, real[middle])
+            write_image(root / fake_still, fake[middle])
+            rows.append((real_still, "real", group, "none"))
+            rows.append((fake_still, "fake", group, family))
+
+    table = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+    with atomic_write(root / "samples.csv") as handle:
+        table.to_csv(handle, index=False, lineterminator="\n")
+    return table
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scene rendering
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(img), 0.0, 255.0).astype(np.uint8)
+
+
+def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A (height, width, 3) float32 texture: multi-scale smoothed noise and gratings through a random palette."""
+    field = np.zeros((height, width), dtype=np.float32)
+    for scale in (1.0, 3.0, 8.0, 20.0):
+        layer = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), scale, mode="wrap")
+        # Normalise per layer so the random weight, not the filter width, sets each scale's share.
+        field += rng.uniform(0.05, 1.0) * layer / (layer.std() + 1e-6)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        period = rng.uniform(5.0, 40.0)
+        angle = rng.uniform(0.0, math.pi)
+        phase = rng.uniform(0.0, 2.0 * math.pi)
+        wave = np.sin((math.cos(angle) * xx + math.sin(angle) * yy) * (2.0 * math.pi / period) + phase)
+        field += rng.uniform(0.2, 1.2) * wave.astype(np.float32)
+    # Some scenes get hard-edged regions (walls, signs): strong edges, not only smooth texture.
+    if rng.random() < 0.6:
+        regions = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), 12.0, mode="wrap")
+        field += rng.uniform(0.8, 2.5) * (regions > 0).astype(np.float32) * field.std()
+    field = (field - field.min()) / (np.ptp(field) + 1e-6)
+
+    stops = np.sort(rng.uniform(0.0, 1.0, size=int(rng.integers(3, 6))))
+    stops[0], stops[-1] = 0.0, 1.0
+    palette = rng.uniform(25.0, 230.0, size=(stops.size, 3))
+    out = np.stack([np.interp(field, stops, palette[:, c]) for c in range(3)], axis=-1).astype(np.float32)
+    shading = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), 25.0, mode="wrap")
+    out *= (1.0 + rng.uniform(0.0, 0.25) * shading / (shading.std() + 1e-6))[..., None]
+    return out
+
+
+def _bilinear_crop(canvas: np.ndarray, y: float, x: float, height: int, width: int) -> np.ndarray:
+    iy, ix = int(math.floor(y)), int(math.floor(x))
+    fy, fx = np.float32(y - iy), np.float32(x - ix)
+    patch = canvas[iy : iy + height + 1, ix : ix + width + 1]
+    top = (1 - fx) * patch[:-1, :-1] + fx * patch[:-1, 1:]
+    bottom = (1 - fx) * patch[1:, :-1] + fx * patch[1:, 1:]
+    return (1 - fy) * top + fy * bottom
+
+
+@dataclass(frozen=True)
+class _Object:
+    """A soft-edged textured ellipse or rectangle moving on a line with constant spin."""
+
+    is_ellipse: bool
+    ry: float
+    rx: float
+    y0: float
+    x0: float
+    vy: float
+    vx: float
+    angle0: float
+    spin: float
+    softness: float
+    colour: np.ndarray
+    texture_amp: float
+    texture_period: float
+    texture_angle: float
+    shade: float
+
+    def draw(self, img: np.ndarray, yy: np.ndarray, xx: np.ndarray, t: int) -> None:
+        cy, cx = self.y0 + self.vy * t, self.x0 + self.vx * t
+        angle = self.angle0 + self.spin * t
+        ca, sa = math.cos(angle), math.sin(angle)
+        dy, dx = yy - np.float32(cy), xx - np.float32(cx)
+        u = ca * dx + sa * dy
+        v = -sa * dx + ca * dy
+        if self.is_ellipse:
+            dist = (np.sqrt((u / self.rx) ** 2 + (v / self.ry) ** 2) - 1.0) * min(self.rx, self.ry)
+        else:
+            dist = np.maximum(np.abs(u) - self.rx, np.abs(v) - self.ry)
+        alpha = expit(-dist / self.softness).astype(np.float32)
+        # Texture in object coordinates so it moves and turns with the object.
+        ta = self.texture_angle
+        texture = np.sin((math.cos(ta) * u + math.sin(ta) * v) * (2.0 * math.pi / self.texture_period))
+        shade = 1.0 + self.shade * (u / self.rx)
+        value = self.colour * shade[..., None] + (self.texture_amp * texture)[..., None]
+        img += alpha[..., None] * (value - img)
+
+
+def _random_object(height: int, width: int, n_frames: int, rng: np.random.Generator) -> _Object:
+    side = min(height, width)
+    return _Object(
+        is_ellipse=bool(rng.random() < 0.6),
+        ry=float(rng.uniform(0.08, 0.25) * side),
+        rx=float(rng.uniform(0.08, 0.25) * side),
+        y0=float(rng.uniform(0.15, 0.85) * height),
+        x0=float(rng.uniform(0.15, 0.85) * width),
+        # Bounded so that objects stay near the frame for the whole clip.
+        vy=float(rng.uniform(-0.4, 0.4) * height / n_frames),
+        vx=float(rng.uniform(-0.4, 0.4) * width / n_frames),
+        angle0=float(rng.uniform(0.0, math.pi)),
+        spin=float(rng.uniform(-0.05, 0.05)),
+        softness=float(rng.uniform(0.4, 2.0)),
+        colour=rng.uniform(20.0, 235.0, size=3).astype(np.float32),
+        texture_amp=float(rng.uniform(0.0, 30.0)),
+        texture_period=float(rng.uniform(3.0, 14.0)),
+        texture_angle=float(rng.uniform(0.0, math.pi)),
+        shade=float(rng.uniform(-0.25, 0.25)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Manipulations
+
+
+def _estimate_noise(rgb: np.ndarray) -> float:
+    """Immerkaer's fast noise sigma estimate on luminance: a Laplacian-difference kernel cancels smooth
+    content, so the mean absolute response measures the noise."""
+    lum = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    response = ndimage.convolve(lum, kernel, mode="reflect")[1:-1, 1:-1]
+    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean() / 6.0)
+
+
+def _moving_masks(
+    n_frames: int,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    *,
+    scale: tuple[float, float],
+    feather: tuple[float, float],
+) -> np.ndarray:
+    """(T, H, W) float32 masks of a feathered ellipse drifting slowly, like a tracked face or object."""
+    ry = rng.uniform(*scale) * height
+    rx = rng.uniform(*scale) * width
+    y0 = rng.uniform(ry, height - ry)
+    x0 = rng.uniform(rx, width - rx)
+    vy = rng.uniform(-0.25, 0.25) * height / n_frames
+    vx = rng.uniform(-0.25, 0.25) * width / n_frames
+    soft = rng.uniform(*feather)
+    t = np.arange(n_frames, dtype=np.float32)[:, None, None]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    cy = np.clip(y0 + vy * t, ry * 0.5, height - ry * 0.5)
+    cx = np.clip(x0 + vx * t, rx * 0.5, width - rx * 0.5)
+    rho = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
+    return expit(-(rho - 1.0) * min(ry, rx) / soft).astype(np.float32)
+
+
+def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    if img.shape[:2] == (height, width):
+        return img
+    factors = (height / img.shape[0], width / img.shape[1], 1.0)
+    out = ndimage.zoom(img, factors, order=1, mode="nearest", grid_mode=True)
+    return out[:height, :width]
+
+
+def _splice(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    n_frames, height, width, _ = frames.shape
+    if donor is None:
+        # A differently processed copy of the scene itself: time-reversed and displaced.
+        donor = np.roll(frames[::-1], shift=(height // 3, width // 3), axis=(1, 2))
+    host_sigma = _estimate_noise(frames[n_frames // 2])
+    # The region's noise deliberately mismatches the host: much cleaner or much noisier.
+    lower, higher = rng.uniform(0.25, 0.55), rng.uniform(1.7, 2.6)
+    new_sigma = max(0.5, host_sigma * (lower if rng.random() < 0.5 else higher))
+    denoise = rng.uniform(0.8, 1.5)
+    colour_match = rng.uniform(0.5, 0.95)
+    masks = _moving_masks(n_frames, height, width, rng, scale=(0.18, 0.32), feather=(1.5, 4.0))
+    out = np.empty_like(frames)
+    for t in range(n_frames):
+        host = frames[t].astype(np.float32)
+        src = ndimage.gaussian_filter(donor[t % donor.shape[0]].astype(np.float32), (denoise, denoise, 0.0))
+        src = _resize(src, height, width)
+        mask = masks[t]
+        weight = mask.sum() + 1e-6
+        # Partial colour transfer, as face-swap pipelines do, so the region is not betrayed by colour alone.
+        host_mean = (host * mask[..., None]).sum((0, 1)) / weight
+        src_mean = (src * mask[..., None]).sum((0, 1)) / weight
+        src += colour_match * (host_mean - src_mean)
+        src += new_sigma * rng.standard_normal(src.shape, dtype=np.float32)
+        out[t] = _to_uint8(host + mask[..., None] * (src - host))
+    return out
+
+
+def _upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    del donor
+    n_frames, height, width, _ = frames.shape
+    # Transposed convolution, stride 2, 3 taps [a, 1, a]: a = 0.5 would be bilinear; a != 0.5 weights odd
+    # and even output positions unequally, the checkerboard trace of learned upsamplers.
+    eps = rng.uniform(0.03, 0.08) * (1.0 if rng.random() < 0.5 else -1.0)
+    a = 0.5 * (1.0 + eps)
+    kernel = np.array([a, 1.0, a], dtype=np.float32)
+    norm = np.float32(4.0 / (2.0 + eps) ** 2)  # keeps the mean brightness
+    renoise = rng.uniform(0.3, 1.5)  # generators add some texture back, not the camera's noise
+    if rng.random() < 0.35:
+        masks = np.ones((n_frames, height, width), dtype=np.float32)
+    else:
+        masks = _moving_masks(n_frames, height, width, rng, scale=(0.2, 0.35), feather=(2.0, 5.0))
+    h2, w2 = height - height % 2, width - width % 2
+    out = np.empty_like(frames)
+    for t in range(n_frames):
+        host = frames[t].astype(np.float32)
+        small = host[:h2, :w2].reshape(h2 // 2, 2, w2 // 2, 2, 3).mean(axis=(1, 3))
+        up = host.copy()
+        grid = np.zeros((h2, w2, 3), dtype=np.float32)
+        grid[::2, ::2] = small
+        grid = ndimage.correlate1d(grid, kernel, axis=0, mode="mirror")
+        grid = ndimage.correlate1d(grid, kernel, axis=1, mode="mirror")
+        up[:h2, :w2] = grid * norm
+        up += renoise * rng.standard_normal(up.shape, dtype=np.float32)
+        mask = masks[t][..., None]
+        out[t] = _to_uint8(host + mask * (up - host))
+    return out
+
+
+def _double_compression(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    del donor
+    quality = int(rng.integers(60, 81))
+    # Shift so the JPEG 8x8 grid is misaligned with the final H.264 grid, like a cropped re-upload.
+    dy, dx = (int(v) for v in rng.integers(1, 8, size=2))
+    out = np.empty_like(frames)
+    for t in range(frames.shape[0]):
+        shifted = np.roll(frames[t], (dy, dx), axis=(0, 1))
+        buffer = io.BytesIO()
+        Image.fromarray(shifted, mode="RGB").save(buffer, format="JPEG", quality=quality)
+        buffer.seek(0)
+        with Image.open(buffer) as decoded:
+            recompressed = np.asarray(decoded.convert("RGB"))
+        out[t] = np.roll(recompressed, (-dy, -dx), axis=(0, 1))
+    return out
+
+
+def _flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    del donor
+    n_frames, height, width, _ = frames.shape
+    mode = int(rng.integers(0, 3))  # 0 global jitter, 1 region jitter, 2 region jitter + wobble
+    if mode == 0:
+        gain_sd, offset_sd, wobble = rng.uniform(0.01, 0.025), rng.uniform(0.5, 2.0), 0.0
+        masks = np.ones((n_frames, height, width), dtype=np.float32)
+    else:
+        gain_sd, offset_sd = rng.uniform(0.02, 0.05), rng.uniform(1.0, 4.0)
+        wobble = rng.uniform(0.4, 1.0) if mode == 2 else 0.0
+        masks = _moving_masks(n_frames, height, width, rng, scale=(0.2, 0.35), feather=(2.0, 5.0))
+    # Independent per frame: the temporal inconsistency of frame-by-frame generators.
+    gains = 1.0 + gain_sd * rng.standard_normal(n_frames)
+    offsets = offset_sd * rng.standard_normal(n_frames)
+    shifts = wobble * rng.standard_normal((n_frames, 2))
+    out = np.empty_like(frames)
+    for t in range(n_frames):
+        host = frames[t].astype(np.float32)
+        edited = host
+        if wobble:
+            edited = ndimage.shift(host, (shifts[t, 0], shifts[t, 1], 0.0), order=1, mode="nearest")
+        mean = edited.mean()
+        edited = (edited - mean) * np.float32(gains[t]) + mean + np.float32(offsets[t])
+        mask = masks[t][..., None]
+        out[t] = _to_uint8(host + mask * (edited - host))
+    return out
+
+
+def _interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    del donor
+    n_frames = frames.shape[0]
+    out = frames.copy()
+    if n_frames < 3:
+        # No interior frame: ghost the last one with its only neighbour.
+        out[-1] = _to_uint8(0.5 * (frames[0].astype(np.float32) + frames[-1].astype(np.float32)))
+        return out
+    # A random subset of interior frames, never two adjacent ones (so every replaced frame's neighbours are
+    # originals), is replaced by a blend of its neighbours: naive frame-rate up-conversion or frame-drop
+    # repair. It ghosts moving edges and removes the temporal independence of the noise. A random subset
+    # rather than strict alternation, blend weights off 0.5 and a little fresh noise stand in for a learned
+    # interpolator, whose output is neither an exact average nor periodic.
+    fraction = rng.uniform(0.3, 0.5)
+    draws = rng.random(n_frames)
+    picked: list[int] = []
+    for t in range(1, n_frames - 1):
+        if draws[t] < fraction and (not picked or picked[-1] < t - 1):
+            picked.append(t)
+    chosen = np.array(picked or [1 + int(draws[0] * (n_frames - 2))], dtype=np.intp)
+    weights = rng.uniform(0.35, 0.65, size=(chosen.size, 1, 1, 1)).astype(np.float32)
+    renoise = rng.uniform(0.3, 0.8) * _estimate_noise(frames[n_frames // 2])
+    before = frames[chosen - 1].astype(np.float32)
+    after = frames[chosen + 1].astype(np.float32)
+    blend = weights * before + (1.0 - weights) * after
+    blend += renoise * rng.standard_normal(blend.shape, dtype=np.float32)
+    out[chosen] = _to_uint8(blend)
+    return out
+
+
+_Manipulation = Callable[[np.ndarray, np.random.Generator, "np.ndarray | None"], np.ndarray]
+
+# Read-only so that the dispatch table is not module-level mutable state.
+_FAMILIES: Mapping[str, _Manipulation] = MappingProxyType(
+    {
+        "splice": _splice,
+        "upsample": _upsample,
+        "double_compression": _double_compression,
+        "flicker": _flicker,
+        "interpolation": _interpolation,
+    }
+)
+assert tuple(_FAMILIES) == FAMILY_NAMES

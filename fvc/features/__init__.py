@@ -1,0 +1,1 @@
+"""Handcrafted forensic features computed from clip arrays."""

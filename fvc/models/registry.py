@@ -1,0 +1,117 @@
+"""Name -> model spec, in the manner of timm's ``@register_model``.
+
+A model family module decorates one builder function per model. The function's name is the model's
+config name; the decorator records what the workflow needs to schedule it (input kind, default
+parameters, resources). Nothing else lists models, so adding one is adding one function.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DATA_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "list_models", "register_model", "resolve_params"]
+
+# Family modules that register models; imported on first lookup so importing the registry stays cheap.
+_FAMILY_MODULES = ("fvc.models.classical",)
+
+# Parameters that choose the data a model reads rather than the model itself; never passed to builders.
+DATA_PARAMS = frozenset({"clipset"})
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_loaded = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one training job of the model asks the scheduler for (Snakemake ``resources:``)."""
+
+    mem_mb: int = 2000
+    runtime: int = 30  # minutes
+    gpu: int = 0
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    kind: str  # "sklearn" or "torch": which training path fits it
+    input: str  # "features", "frames" or "clip": which stage output it reads
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    resources: Resources = Resources()
+    description: str = ""
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.resources.gpu > 0
+
+
+def register_model(
+    *,
+    kind: str,
+    input: str,
+    default_params: Mapping[str, Any] | None = None,
+    resources: Resources | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: file the builder under its ``__name__`` with its scheduling metadata."""
+
+    def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
+        name = builder.__name__
+        if name in _REGISTRY and _REGISTRY[name].builder is not builder:
+            raise ValueError(f"model '{name}' is registered twice ({_REGISTRY[name].builder.__module__}, {builder.__module__})")
+        doc = (builder.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=builder,
+            kind=kind,
+            input=input,
+            default_params=dict(default_params or {}),
+            resources=resources or Resources(),
+            description=doc[0] if doc else "",
+        )
+        return builder
+
+    return decorate
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``, sorted."""
+    _load_families()
+    return sorted(name for name in _REGISTRY if fnmatch.fnmatch(name, pattern))
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_families()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model '{name}' (registered: {', '.join(list_models())})") from None
+
+
+def resolve_params(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Registry defaults updated by config overrides; ``None`` values mean 'keep the default'."""
+    params = dict(get_spec(name).default_params)
+    params.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return params
+
+
+def create(name: str, **params: Any) -> Any:
+    """Build model ``name``; data-choosing params (``clipset``) and ``None`` values are dropped."""
+    spec = get_spec(name)
+    kwargs = {k: v for k, v in resolve_params(name, params).items() if k not in DATA_PARAMS}
+    try:
+        return spec.builder(**kwargs)
+    except TypeError as exc:
+        raise TypeError(f"model '{name}': bad parameters {sorted(kwargs)}: {exc}") from None
+
+
+def _load_families() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _FAMILY_MODULES:
+            importlib.import_module(module)
+        _loaded = True

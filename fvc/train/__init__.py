@@ -1,0 +1,1 @@
+"""Training: one entry point per fold, dispatching on the model's kind."""

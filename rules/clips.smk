@@ -1,0 +1,20 @@
+# Decode, sample and scale every indexed video into clip arrays, one job per (clipset, shard).
+
+
+rule clips:
+    input:
+        videos=rules.index.output.videos,
+    output:
+        f"{RESULTS}/clips/{{clipset}}/shard_{{shard}}/manifest.parquet",
+    log:
+        f"{RESULTS}/logs/clips/{{clipset}}/shard_{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/clips/{{clipset}}_shard_{{shard}}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        recipe=lambda wildcards: config["clipsets"][wildcards.clipset],
+        shards=config["shards"],
+    script:
+        "../scripts/clips.py"

@@ -1,0 +1,88 @@
+# Validation, paths and input functions shared by every rule file.
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from fvc.config import ConfigError, validate_config
+from fvc.models import get_spec, resolve_params
+
+try:
+    validate_config(config)
+except ConfigError as error:
+    raise WorkflowError(f"{error}\n(see workflow/schemas/config.schema.yaml)") from None
+
+RESULTS = config["results"].rstrip("/")
+MODELS = list(config["models"])
+FOLDS = list(range(config["split"]["folds"]))
+SHARDS = list(range(config["shards"]))
+
+
+def model_params(model):
+    return resolve_params(model, (config.get("model_params") or {}).get(model))
+
+
+def model_clipset(model):
+    return model_params(model)["clipset"]
+
+
+def feature_clipsets():
+    return sorted({model_clipset(m) for m in MODELS if get_spec(m).input == "features"})
+
+
+CLIPSETS = sorted(set(feature_clipsets()))
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    fold=r"\d+",
+    shard=r"\d+",
+    clipset="|".join(CLIPSETS) if CLIPSETS else "(?!)",
+
+
+def get_final_output():
+    return [f"{RESULTS}/compare/summary.csv", f"{RESULTS}/compare/metrics.parquet"]
+
+
+def get_index_input(wildcards):
+    """What the index depends on: the synthetic corpus's sheet, the user's sheet, or the class folders."""
+    kind, path = config["input"]["kind"], Path(config["input"]["path"])
+    if kind == "synth":
+        return [str(path / "samples.csv")]
+    if kind == "sheet":
+        return [str(path)]
+    # A folder's mtime changes when files are added or removed, which reruns the index.
+    return [str(path / label) for label in ("real", "fake") if (path / label).is_dir()]
+
+
+def get_clip_manifests(wildcards):
+    return expand(
+        f"{RESULTS}/clips/{wildcards.clipset}/shard_{{shard}}/manifest.parquet",
+        shard=SHARDS,
+    )
+
+
+def get_feature_shards(wildcards):
+    return expand(
+        f"{RESULTS}/features/{wildcards.clipset}/shard_{{shard}}.parquet", shard=SHARDS
+    )
+
+
+def get_train_input(wildcards):
+    return {
+        "features": f"{RESULTS}/features/{model_clipset(wildcards.model)}.parquet",
+        "folds": f"{RESULTS}/splits/folds.parquet",
+    }
+
+
+def get_model_resources(attribute):
+    """Resource callable for the train rule: each model's value from its registry spec."""
+    return lambda wildcards: getattr(get_spec(wildcards.model).resources, attribute)
+
+
+def get_all_metrics(wildcards):
+    return expand(
+        f"{RESULTS}/models/{{model}}/fold_{{fold}}/metrics.json",
+        model=MODELS,
+        fold=FOLDS,
+    )

@@ -1,0 +1,48 @@
+# Inputs -> index -> cross-validation folds.
+
+
+rule synth:
+    output:
+        Path(config["input"]["path"]) / "samples.csv",
+    log:
+        f"{RESULTS}/logs/synth.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synth/synth.tsv"
+    params:
+        synth=config.get("synth", {}),
+        seed=config["seed"],
+    script:
+        "../scripts/synth.py"
+
+
+rule index:
+    input:
+        get_index_input,
+    output:
+        videos=f"{RESULTS}/index/videos.parquet",
+        rejected=f"{RESULTS}/index/rejected.csv",
+    log:
+        f"{RESULTS}/logs/index.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/index/index.tsv"
+    params:
+        source=config["input"],
+        max_file_mb=config.get("index", {}).get("max_file_mb"),
+    script:
+        "../scripts/index.py"
+
+
+rule split:
+    input:
+        videos=rules.index.output.videos,
+    output:
+        f"{RESULTS}/splits/folds.parquet",
+    log:
+        f"{RESULTS}/logs/split.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split/split.tsv"
+    params:
+        folds=config["split"]["folds"],
+        seed=config["seed"],
+    script:
+        "../scripts/split.py"

@@ -1,0 +1,27 @@
+"""Atomic writes: an error mid-write leaves the previous file intact and no temp files behind."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fvc.io.atomic import atomic_write, write_json, write_parquet
+
+
+def test_failed_write_keeps_old_content(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_successful_writes(tmp_path):
+    write_json(tmp_path / "a" / "m.json", {"x": 1})
+    assert (tmp_path / "a" / "m.json").read_text().strip().startswith("{")
+    frame = pd.DataFrame({"a": [1, 2]})
+    write_parquet(tmp_path / "t.parquet", frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "t.parquet"]

@@ -1,0 +1,58 @@
+"""Stratified group k-fold: groups never straddle folds, class ratios stay close, seeds reproduce."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fvc.data.splits import make_folds, train_val_ids
+
+
+def corpus(n_groups: int = 60, seed: int = 0) -> pd.DataFrame:
+    """FaceForensics-like: each source group has one real video and 1-4 fakes made from it, plus loose reals."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_groups):
+        rows.append({"video_id": f"{g:04d}r", "group": f"g{g}", "label": "real"})
+        rows += [{"video_id": f"{g:04d}f{j}", "group": f"g{g}", "label": "fake"} for j in range(rng.integers(1, 5))]
+    rows += [{"video_id": f"solo{i:03d}", "group": f"solo{i}", "label": "real"} for i in range(40)]
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("n_folds", [3, 5])
+def test_no_group_in_two_folds_and_class_ratio_within_10_percent(n_folds):
+    videos = corpus()
+    folds = make_folds(videos, n_folds, seed=0)
+    assert len(folds) == len(videos) and set(folds["video_id"]) == set(videos["video_id"])
+    assert folds.groupby("group")["fold"].nunique().max() == 1
+    overall = (videos["label"] == "fake").mean()
+    per_fold = folds.groupby("fold")["label"].apply(lambda s: (s == "fake").mean())
+    assert sorted(per_fold.index) == list(range(n_folds))
+    assert (per_fold - overall).abs().max() <= 0.10
+
+
+def test_same_seed_same_folds_regardless_of_row_order():
+    videos = corpus()
+    a = make_folds(videos, 5, seed=3)
+    b = make_folds(videos.sample(frac=1.0, random_state=99), 5, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    c = make_folds(videos, 5, seed=4)
+    assert not a["fold"].equals(c["fold"])
+
+
+def test_train_val_partition():
+    folds = make_folds(corpus(), 3, seed=0)
+    train, val = train_val_ids(folds, 1)
+    assert set(train).isdisjoint(val) and len(train) + len(val) == len(folds)
+    with pytest.raises(ValueError, match="fold 7"):
+        train_val_ids(folds, 7)
+
+
+def test_too_few_groups_or_one_class_is_a_clear_error():
+    tiny = pd.DataFrame({"video_id": ["a", "b"], "group": ["g", "g"], "label": ["real", "fake"]})
+    with pytest.raises(ValueError, match="from 1 group"):
+        make_folds(tiny, 2, seed=0)
+    only_real = pd.DataFrame({"video_id": list("abcd"), "group": list("abcd"), "label": ["real"] * 4})
+    with pytest.raises(ValueError, match="no 'fake' videos"):
+        make_folds(only_real, 2, seed=0)

@@ -1,0 +1,78 @@
+"""Real Snakemake runs of the tiny configuration: complete, idempotent, and resumable after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.workflow.runner import job_counts, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("e2e")
+    run_snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def test_run_produces_every_stage_output(finished_run):
+    results = finished_run / "results"
+    videos = pd.read_parquet(results / "index" / "videos.parquet")
+    samples = pd.read_csv(finished_run / "data" / "synth" / "samples.csv")
+    assert len(videos) == len(samples) and set(videos["label"]) == {"real", "fake"}
+    assert pd.read_csv(results / "index" / "rejected.csv").empty
+    folds = pd.read_parquet(results / "splits" / "folds.parquet")
+    assert folds.groupby("group")["fold"].nunique().max() == 1
+    features = pd.read_parquet(results / "features" / "forensic.parquet")
+    assert set(features["video_id"]) == set(videos["video_id"])
+    for fold in (0, 1):
+        fold_dir = results / "models" / "logistic_regression" / f"fold_{fold}"
+        assert {p.name for p in fold_dir.iterdir()} >= {"model.joblib", "predictions.parquet", "metrics.json", "training_complete"}
+        complete = fold_dir / "training_complete"
+        assert all(complete.stat().st_mtime_ns >= (fold_dir / name).stat().st_mtime_ns for name in ("model.joblib", "predictions.parquet", "metrics.json"))
+        predictions = pd.read_parquet(fold_dir / "predictions.parquet")
+        assert set(predictions["video_id"]) == set(folds.loc[folds["fold"] == fold, "video_id"])
+    summary = pd.read_csv(results / "compare" / "summary.csv")
+    assert summary["model"].tolist() == ["logistic_regression"] and summary["folds"].tolist() == [2]
+    assert 0.0 <= summary.loc[0, "roc_auc_mean"] <= 1.0
+    assert (results / "benchmarks" / "train" / "logistic_regression_fold_0.tsv").exists()
+
+
+def test_rerun_after_completion_schedules_nothing(finished_run):
+    proc = run_snakemake(finished_run, "-n")
+    assert job_counts(proc.stdout + proc.stderr) == {}
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_killed_run_resumes_to_the_same_summary(finished_run, tmp_path):
+    reference = (finished_run / "results" / "compare" / "summary.csv").read_bytes()
+    proc = subprocess.Popen(snakemake_cmd(tmp_path, "--cores", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = tmp_path / "results" / "splits" / "folds.parquet"
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole tree: snakemake and the job it is running
+    proc.wait()
+    assert not (tmp_path / "results" / "compare" / "summary.csv").exists(), "run finished before it could be killed"
+
+    run_snakemake(tmp_path, "--unlock")
+    resumed = run_snakemake(tmp_path, "--cores", "2", "--rerun-incomplete")
+    counts = job_counts(resumed.stdout + resumed.stderr)
+    assert "synth" not in counts and "index" not in counts, f"finished stages were redone: {counts}"
+    assert (tmp_path / "results" / "compare" / "summary.csv").read_bytes() == reference
+
+
+def test_same_config_same_bytes_in_a_fresh_directory(finished_run, tmp_path):
+    shutil.copytree(finished_run / "data", tmp_path / "data")
+    run_snakemake(tmp_path, "--cores", "1")
+    for name in ("compare/summary.csv", "splits/folds.parquet", "features/forensic.parquet"):
+        assert (tmp_path / "results" / name).read_bytes() == (finished_run / "results" / name).read_bytes(), name

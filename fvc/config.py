@@ -32,12 +32,20 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ClipRecipe:
-    """How a clipset turns a video into an array: ``frames`` sampled uniformly, each scaled to ``size``."""
+    """How a clipset turns a video into arrays (config ``clipsets.<name>``).
+
+    ``frames`` positions are sampled (``uniform`` over the video, or every ``stride``-th frame of a centred
+    window), each frame is scaled by ``scaling`` to ``size``, and ``copies`` augmented copies are made per
+    video in addition to the untouched copy 0.
+    """
 
     name: str
     frames: int
     size: int
-    scaling: str  # "fixed" (resize) or "crop" (centre crop at native resolution)
+    scaling: str  # "fixed", "crop" or "letterbox"
+    sampling: str = "uniform"
+    stride: int = 1
+    copies: int = 0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], name: str) -> ClipRecipe:
@@ -46,7 +54,7 @@ class ClipRecipe:
         except KeyError:
             known = ", ".join(sorted(config.get("clipsets", {}))) or "none"
             raise ConfigError(f"config key 'clipsets': no clipset named '{name}' (known: {known})") from None
-        return cls(name=name, frames=int(recipe["frames"]), size=int(recipe["size"]), scaling=str(recipe["scaling"]))
+        return cls(name=name, **recipe)
 
 
 def load_schema(name: str) -> dict[str, Any]:

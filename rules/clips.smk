@@ -16,5 +16,7 @@ rule clips:
     params:
         recipe=lambda wildcards: config["clipsets"][wildcards.clipset],
         shards=config["shards"],
+        seed=config["seed"],
+        augment=config.get("augment", {}),
     script:
         "../scripts/clips.py"

@@ -26,11 +26,8 @@ def model_clipset(model):
     return model_params(model)["clipset"]
 
 
-def feature_clipsets():
-    return sorted({model_clipset(m) for m in MODELS if get_spec(m).input == "features"})
-
-
-CLIPSETS = sorted(set(feature_clipsets()))
+# Only the clipsets some configured model reads are built.
+CLIPSETS = sorted({model_clipset(m) for m in MODELS})
 
 
 wildcard_constraints:
@@ -41,7 +38,11 @@ wildcard_constraints:
 
 
 def get_final_output():
-    return [f"{RESULTS}/compare/summary.csv", f"{RESULTS}/compare/metrics.parquet"]
+    return [
+        f"{RESULTS}/compare/summary.csv",
+        f"{RESULTS}/compare/metrics.parquet",
+        f"{RESULTS}/rejected.csv",
+    ]
 
 
 def get_index_input(wildcards):
@@ -58,6 +59,14 @@ def get_index_input(wildcards):
 def get_clip_manifests(wildcards):
     return expand(
         f"{RESULTS}/clips/{wildcards.clipset}/shard_{{shard}}/manifest.parquet",
+        shard=SHARDS,
+    )
+
+
+def get_all_clip_manifests(wildcards):
+    return expand(
+        f"{RESULTS}/clips/{{clipset}}/shard_{{shard}}/manifest.parquet",
+        clipset=CLIPSETS,
         shard=SHARDS,
     )
 

@@ -17,3 +17,16 @@ rule compare:
         f"{RESULTS}/benchmarks/compare/compare.tsv"
     script:
         "../scripts/compare.py"
+
+
+rule rejected:
+    input:
+        index=rules.index.output.rejected,
+        videos=rules.index.output.videos,
+        manifests=get_all_clip_manifests,
+    output:
+        f"{RESULTS}/rejected.csv",
+    log:
+        f"{RESULTS}/logs/rejected.log",
+    script:
+        "../scripts/rejected.py"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fvc.augment import AugmentConfig
 from fvc.config import ClipRecipe
 from fvc.data.clips import extract_shard
 from fvc.logs import log_to_file
@@ -11,5 +12,13 @@ from fvc.logs import log_to_file
 log_to_file(snakemake.log[0])
 recipe = ClipRecipe(name=snakemake.wildcards.clipset, **snakemake.params.recipe)
 videos = pd.read_parquet(snakemake.input.videos)
-shard_dir = Path(snakemake.output[0]).parent
-extract_shard(videos, int(snakemake.wildcards.shard), snakemake.params.shards, recipe, shard_dir, progress=True)
+extract_shard(
+    videos,
+    int(snakemake.wildcards.shard),
+    snakemake.params.shards,
+    recipe,
+    Path(snakemake.output[0]).parent,
+    seed=snakemake.params.seed,
+    augment=AugmentConfig.from_config(snakemake.params.augment),
+    progress=True,
+)

@@ -1,13 +1,16 @@
-"""The clips stage: sampled, scaled frame arrays per video, written shard by shard.
+"""The clips stage: sampled, scaled (and augmented) frame arrays per video, written shard by shard.
 
 Layout (one folder per shard, resumable inside)::
 
-    <clips>/<clipset>/shard_<s>/recipe.json        the recipe the arrays were made with
-    <clips>/<clipset>/shard_<s>/<video_id>.npy     uint8 (T, H, W, 3), memory-mappable
-    <clips>/<clipset>/shard_<s>/manifest.parquet   one row per video of the shard, written last
+    <clips>/<clipset>/shard_<s>/recipe.json                the recipe the arrays were made with
+    <clips>/<clipset>/shard_<s>/<video_id>_c<copy>.npy     uint8 (T, H, W, 3), memory-mappable
+    <clips>/<clipset>/shard_<s>/manifest.parquet           one row per (video, copy), written last
 
-Only ``manifest.parquet`` is a declared Snakemake output, so a failed or killed job loses no finished
-arrays: the rerun skips every video whose array is already complete.
+One ``.npy`` per clip rather than one file per shard: a clip is read with ``np.load(mmap_mode="r")``
+without touching its neighbours, a killed job keeps every finished clip, and a rerun checks each clip
+on its own. Only ``manifest.parquet`` is a declared Snakemake output, so a failed job loses no arrays.
+
+Copy 0 is the untouched clip; copies 1.. are augmented (:mod:`fvc.augment`) for training use only.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from fvc.augment import AugmentConfig, apply_plan, jitter_positions, plan_copy
 from fvc.config import ClipRecipe
 from fvc.io.atomic import atomic_path, write_json, write_parquet
-from fvc.io.scaling import frame_transform
-from fvc.io.video import DecodeError, read_frames, sample_indices
+from fvc.io.scaling import LetterboxGeometry, frame_transform, letterbox_geometry
+from fvc.io.video import DecodeError, frame_table, plan_decode, read_frames, sample_indices
 
-__all__ = ["MANIFEST_COLUMNS", "extract_shard", "load_clip", "shard_of", "shard_videos"]
+__all__ = ["MANIFEST_COLUMNS", "clip_geometry", "extract_shard", "load_clip", "shard_of", "shard_videos"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ["video_id", "copy", "array", "frames", "height", "width", "status", "reason"]
+MANIFEST_COLUMNS = [
+    "clip_id", "video_id", "copy", "array", "frames", "height", "width", "content_height", "content_width",
+    "pad_top", "pad_left", "positions", "source_frames", "strategy", "augment", "status", "reason",
+]  # fmt: skip
 
 
 def shard_of(video_id: str, n_shards: int) -> int:
@@ -45,6 +52,13 @@ def shard_videos(videos: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFram
     return videos.loc[mask].sort_values("video_id", kind="stable").reset_index(drop=True)
 
 
+def clip_geometry(recipe: ClipRecipe, width: int, height: int) -> LetterboxGeometry:
+    """Array geometry of a clip of a ``width`` x ``height`` (display orientation) video."""
+    if recipe.scaling == "letterbox":
+        return letterbox_geometry(width, height, recipe.size)
+    return LetterboxGeometry(recipe.size, recipe.size, recipe.size, recipe.size, 0, 0)
+
+
 def extract_shard(
     videos: pd.DataFrame,
     shard: int,
@@ -52,36 +66,24 @@ def extract_shard(
     recipe: ClipRecipe,
     shard_dir: str | Path,
     *,
+    seed: int = 0,
+    augment: AugmentConfig | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Write the clip array of every video in ``shard`` and return (and write) the shard manifest.
+    """Write every clip (copy 0 and the augmented copies) of every video in ``shard``; return the manifest.
 
-    A video that fails to decode is recorded with ``status="rejected"`` and its reason; the shard goes on.
+    A video that fails to decode gets ``status="rejected"`` rows with its reason; the shard goes on. Memory
+    is one video's kept frames at a time.
     """
     shard_dir = Path(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
-    _reset_if_recipe_changed(shard_dir, recipe)
+    _reset_if_recipe_changed(shard_dir, recipe, seed, augment)
+    augment = augment or AugmentConfig()
     transform = frame_transform(recipe.scaling, recipe.size)
-    expected_shape = (recipe.frames, recipe.size, recipe.size, 3)
     rows: list[dict[str, object]] = []
     todo = shard_videos(videos, shard, n_shards)
     for video in tqdm(todo.itertuples(index=False), total=len(todo), desc=f"clips {recipe.name}/{shard}", disable=not progress):
-        array_name = f"{video.video_id}.npy"
-        target = shard_dir / array_name
-        row = {"video_id": video.video_id, "copy": 0, "array": array_name, "frames": recipe.frames,
-               "height": recipe.size, "width": recipe.size, "status": "ok", "reason": ""}  # fmt: skip
-        if _is_complete(target, expected_shape):
-            rows.append(row)
-            continue
-        try:
-            clip = read_frames(video.file, sample_indices(int(video.frames), recipe.frames), transform)
-        except DecodeError as exc:
-            log.warning("rejected %s: %s", video.path, exc.reason)
-            rows.append({**row, "array": "", "status": "rejected", "reason": exc.reason})
-            continue
-        with atomic_path(target) as tmp:
-            np.save(tmp, clip)
-        rows.append(row)
+        rows.extend(_video_clips(video, recipe, shard_dir, transform, seed, augment))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     write_parquet(shard_dir / "manifest.parquet", manifest)
     return manifest
@@ -92,20 +94,60 @@ def load_clip(shard_dir: str | Path, array_name: str) -> np.ndarray:
     return np.load(Path(shard_dir) / array_name, mmap_mode="r")
 
 
+def _video_clips(video, recipe: ClipRecipe, shard_dir: Path, transform, seed: int, augment: AugmentConfig) -> list[dict[str, object]]:
+    geo = clip_geometry(recipe, int(video.width), int(video.height))
+    shape = (recipe.frames, geo.height, geo.width, 3)
+    base = {"video_id": video.video_id, "frames": recipe.frames, "height": geo.height, "width": geo.width,
+            "content_height": geo.content_height, "content_width": geo.content_width,
+            "pad_top": geo.pad_top, "pad_left": geo.pad_left}  # fmt: skip
+    copies = range(recipe.copies + 1)
+    names = {copy: f"{video.video_id}_c{copy}.npy" for copy in copies}
+    plans = {copy: plan_copy(seed, video.video_id, copy, augment) for copy in copies}
+    try:
+        table = frame_table(video.file)
+        positions = sample_indices(table.count, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
+        per_copy = {copy: jitter_positions(positions, table.count, seed, video.video_id, copy, augment.max_jitter) for copy in copies}
+        todo = [copy for copy in copies if not _is_complete(shard_dir / names[copy], shape)]
+        strategy = ""
+        if todo:
+            union = np.unique(np.concatenate([per_copy[copy] for copy in todo]))
+            strategy = plan_decode(table, union).strategy
+            decoded = dict(zip(union.tolist(), read_frames(video.file, union, transform, table=table, strategy=strategy)))
+            for copy in todo:
+                clip = np.stack([decoded[int(p)] for p in per_copy[copy]])
+                if clip.shape != shape:
+                    raise DecodeError(video.file, f"decoded clip has shape {clip.shape}, expected {shape}")
+                with atomic_path(shard_dir / names[copy]) as tmp:
+                    np.save(tmp, apply_plan(clip, plans[copy]))
+            del decoded
+    except DecodeError as exc:
+        log.warning("rejected %s: %s", video.path, exc.reason)
+        return [{**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": "", "positions": [],
+                 "source_frames": 0, "strategy": "", "augment": "", "status": "rejected", "reason": exc.reason}
+                for copy in copies]  # fmt: skip
+    return [
+        {**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": names[copy],
+         "positions": [int(p) for p in per_copy[copy]], "source_frames": table.count, "strategy": strategy,
+         "augment": json.dumps(plans[copy].as_dict()["ops"]), "status": "ok", "reason": ""}
+        for copy in copies
+    ]  # fmt: skip
+
+
 def _is_complete(target: Path, shape: tuple[int, ...]) -> bool:
     if not target.exists():
         return False
     try:
-        return np.load(target, mmap_mode="r").shape == shape
+        array = np.load(target, mmap_mode="r")
+        return array.shape == shape and array.dtype == np.uint8
     except (ValueError, OSError):
-        # A file that is not a valid .npy (should not happen with atomic writes, but disks lie) is redone.
+        # Not a valid .npy (atomic writes make this unlikely, but disks and users lie): redo it.
         return False
 
 
-def _reset_if_recipe_changed(shard_dir: Path, recipe: ClipRecipe) -> None:
-    """Arrays made with another recipe under the same clipset name are stale: delete them."""
+def _reset_if_recipe_changed(shard_dir: Path, recipe: ClipRecipe, seed: int, augment: AugmentConfig | None) -> None:
+    """Arrays made with another recipe, seed or augmentation under the same clipset name are stale."""
     recipe_file = shard_dir / "recipe.json"
-    current = asdict(recipe)
+    current = json.loads(json.dumps({"recipe": asdict(recipe), "seed": seed, "augment": asdict(augment or AugmentConfig())}))
     if recipe_file.exists():
         try:
             previous = json.loads(recipe_file.read_text(encoding="utf-8"))
@@ -113,7 +155,7 @@ def _reset_if_recipe_changed(shard_dir: Path, recipe: ClipRecipe) -> None:
             previous = None
         if previous == current:
             return
-        log.info("clipset %s changed (%s -> %s): clearing %s", recipe.name, previous, current, shard_dir)
+        log.info("clipset %s changed: clearing the arrays in %s", recipe.name, shard_dir)
         for stale in shard_dir.glob("*.npy"):
             stale.unlink()
     write_json(recipe_file, current)

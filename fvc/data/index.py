@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,7 +17,7 @@ from tqdm import tqdm
 from fvc.data.sources import Rejection, Sample
 from fvc.io.video import DecodeError, probe
 
-__all__ = ["INDEX_COLUMNS", "REJECTED_COLUMNS", "IndexResult", "build_index", "rejections_frame"]
+__all__ = ["INDEX_COLUMNS", "REJECTED_COLUMNS", "IndexResult", "build_index", "collect_rejections", "rejections_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +75,16 @@ def build_index(
 def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
     rows = [{"video_id": r.video_id, "path": r.path, "stage": r.stage, "reason": r.reason} for r in rejections]
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS).sort_values(["path", "stage"], kind="stable").reset_index(drop=True)
+
+
+def collect_rejections(index_rejected: pd.DataFrame, videos: pd.DataFrame, manifests: Iterable[str | Path]) -> pd.DataFrame:
+    """The index's rejections plus every video a clips shard could not decode, one row per video and stage."""
+    frames = [index_rejected[REJECTED_COLUMNS]]
+    paths = videos.set_index("video_id")["path"]
+    for manifest_path in manifests:
+        manifest = pd.read_parquet(manifest_path, columns=["video_id", "copy", "status", "reason"])
+        bad = manifest[(manifest["status"] == "rejected") & (manifest["copy"] == 0)]
+        clipset = Path(manifest_path).parent.parent.name
+        frames.append(pd.DataFrame({"video_id": bad["video_id"], "path": bad["video_id"].map(paths), "stage": f"clips:{clipset}", "reason": bad["reason"]}))
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values(["stage", "path", "video_id"], kind="stable").reset_index(drop=True)

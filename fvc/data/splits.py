@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-__all__ = ["FOLD_COLUMNS", "make_folds", "train_val_ids"]
+__all__ = ["FOLD_COLUMNS", "fold_rows", "make_folds", "train_val_ids"]
 
 FOLD_COLUMNS = ["video_id", "group", "label", "fold"]
 
@@ -45,3 +45,16 @@ def train_val_ids(folds: pd.DataFrame, fold: int) -> tuple[pd.Index, pd.Index]:
         raise ValueError(f"fold {fold} not in splits (have {sorted(set(folds['fold']))})")
     is_val = folds["fold"] == fold
     return pd.Index(folds.loc[~is_val, "video_id"]), pd.Index(folds.loc[is_val, "video_id"])
+
+
+def fold_rows(rows: pd.DataFrame, folds: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split clip-level ``rows`` (``video_id``, ``copy``, ...) for ``fold``.
+
+    Training gets every copy of every training video; validation gets only the untouched copy 0 of each
+    validation video. An augmented copy follows its source video's fold, so nothing derived from a
+    validation video can reach training.
+    """
+    train_ids, val_ids = train_val_ids(folds, fold)
+    train = rows[rows["video_id"].isin(train_ids)]
+    val = rows[rows["video_id"].isin(val_ids) & (rows["copy"] == 0)]
+    return train, val

@@ -8,8 +8,9 @@ interpolation). The fakes are localised or subtle on purpose: the corpus must ra
 not be separable by one global statistic.
 
 Determinism: scene ``i`` draws from ``np.random.default_rng([seed, i])`` and its manipulation from a
-separate stream, so scenes are independent of each other and of the corpus size, and the encoder writes
-identical bytes for identical frames; the same config therefore gives a byte-identical corpus.
+separate stream, so scenes are independent of each other and of the corpus size. Rendering is pure numpy /
+scipy / Pillow on one thread, so identical configs give identical frames; byte identity of the corpus then
+rests on ``fvc.io.encode.write_video`` writing identical bytes for identical frames.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 from scipy.special import expit
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fvc.io.atomic import atomic_write
 from fvc.io.encode import write_image, write_video
@@ -211,7 +212,7 @@ def render_scene(scene: int, cfg: SynthConfig) -> np.ndarray:
         for obj in objects:
             obj.draw(img, yy, xx, i)
         angle = gradient_angle0 + gradient_spin * i
-        gain = exposure[i] * (1.0 + light_amp * math.sin(2.0 * math.pi * i / light_period + light_phase))
+        gain = float(exposure[i]) * (1.0 + light_amp * math.sin(2.0 * math.pi * i / light_period + light_phase))
         gain_map = gain * (1.0 + gradient_amp * (math.cos(angle) * xn + math.sin(angle) * yn))
         img *= gain_map[..., None]
         img = ndimage.gaussian_filter(img, sigma=(blur, blur, 0.0), mode="nearest")
@@ -310,7 +311,7 @@ def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray
     for scale in (1.0, 3.0, 8.0, 20.0):
         layer = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), scale, mode="wrap")
         # Normalise per layer so the random weight, not the filter width, sets each scale's share.
-        field += rng.uniform(0.05, 1.0) * layer / (layer.std() + 1e-6)
+        field += rng.uniform(0.05, 1.0) * layer / np.float32(layer.std(dtype=np.float64) + 1e-6)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     for _ in range(int(rng.integers(1, 4))):
         period = rng.uniform(5.0, 40.0)
@@ -321,7 +322,7 @@ def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray
     # Some scenes get hard-edged regions (walls, signs): strong edges, not only smooth texture.
     if rng.random() < 0.6:
         regions = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), 12.0, mode="wrap")
-        field += rng.uniform(0.8, 2.5) * (regions > 0).astype(np.float32) * field.std()
+        field += rng.uniform(0.8, 2.5) * (regions > 0).astype(np.float32) * np.float32(field.std(dtype=np.float64))
     field = (field - field.min()) / (np.ptp(field) + 1e-6)
 
     stops = np.sort(rng.uniform(0.0, 1.0, size=int(rng.integers(3, 6))))
@@ -329,7 +330,7 @@ def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray
     palette = rng.uniform(25.0, 230.0, size=(stops.size, 3))
     out = np.stack([np.interp(field, stops, palette[:, c]) for c in range(3)], axis=-1).astype(np.float32)
     shading = ndimage.gaussian_filter(rng.standard_normal((height, width), dtype=np.float32), 25.0, mode="wrap")
-    out *= (1.0 + rng.uniform(0.0, 0.25) * shading / (shading.std() + 1e-6))[..., None]
+    out *= (1.0 + rng.uniform(0.0, 0.25) * shading / np.float32(shading.std(dtype=np.float64) + 1e-6))[..., None]
     return out
 
 
@@ -414,7 +415,7 @@ def _estimate_noise(rgb: np.ndarray) -> float:
     lum = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
     response = ndimage.convolve(lum, kernel, mode="reflect")[1:-1, 1:-1]
-    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean() / 6.0)
+    return float(math.sqrt(math.pi / 2.0) * np.abs(response).mean(dtype=np.float64) / 6.0)
 
 
 def _moving_masks(
@@ -468,11 +469,11 @@ def _splice(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | No
         src = ndimage.gaussian_filter(donor[t % donor.shape[0]].astype(np.float32), (denoise, denoise, 0.0))
         src = _resize(src, height, width)
         mask = masks[t]
-        weight = mask.sum() + 1e-6
+        weight = mask.sum(dtype=np.float64) + 1e-6
         # Partial colour transfer, as face-swap pipelines do, so the region is not betrayed by colour alone.
-        host_mean = (host * mask[..., None]).sum((0, 1)) / weight
-        src_mean = (src * mask[..., None]).sum((0, 1)) / weight
-        src += colour_match * (host_mean - src_mean)
+        host_mean = (host * mask[..., None]).sum((0, 1), dtype=np.float64) / weight
+        src_mean = (src * mask[..., None]).sum((0, 1), dtype=np.float64) / weight
+        src += (colour_match * (host_mean - src_mean)).astype(np.float32)
         src += new_sigma * rng.standard_normal(src.shape, dtype=np.float32)
         out[t] = _to_uint8(host + mask[..., None] * (src - host))
     return out
@@ -511,7 +512,9 @@ def _upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | 
 
 def _double_compression(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
     del donor
-    quality = int(rng.integers(60, 81))
+    # Below the ~60-80 of typical re-saves on purpose: the final crf-23 H.264 erases nearly all blocking of
+    # q >= 70 JPEG at these frame sizes (measured), leaving only a loss of fine detail.
+    quality = int(rng.integers(40, 71))
     # Shift so the JPEG 8x8 grid is misaligned with the final H.264 grid, like a cropped re-upload.
     dy, dx = (int(v) for v in rng.integers(1, 8, size=2))
     out = np.empty_like(frames)
@@ -547,7 +550,7 @@ def _flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | N
         edited = host
         if wobble:
             edited = ndimage.shift(host, (shifts[t, 0], shifts[t, 1], 0.0), order=1, mode="nearest")
-        mean = edited.mean()
+        mean = np.float32(edited.mean(dtype=np.float64))
         edited = (edited - mean) * np.float32(gains[t]) + mean + np.float32(offsets[t])
         mask = masks[t][..., None]
         out[t] = _to_uint8(host + mask * (edited - host))

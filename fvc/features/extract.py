@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -24,7 +25,10 @@ def shard_features(manifest_path: str | Path, *, progress: bool = False) -> pd.D
     ok = manifest[manifest["status"] == "ok"]
     rows = []
     for clip in tqdm(ok.itertuples(index=False), total=len(ok), desc=f"features {manifest_path.parent.name}", disable=not progress):
-        values = clip_features(load_clip(manifest_path.parent, clip.array))
+        array = load_clip(manifest_path.parent, clip.array)
+        # Letterbox padding is not picture: measure the content box only.
+        content = array[:, clip.pad_top : clip.pad_top + clip.content_height, clip.pad_left : clip.pad_left + clip.content_width]
+        values = clip_features(np.asarray(content))
         rows.append({"video_id": clip.video_id, "copy": int(clip.copy), **values})
     return pd.DataFrame(rows, columns=["video_id", "copy", *FEATURE_NAMES])
 

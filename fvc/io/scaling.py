@@ -1,28 +1,73 @@
-"""Per-frame scaling applied while decoding, so a full-size frame never outlives its own decode step."""
+"""Per-frame scaling applied while decoding, so a full-size frame never outlives its own decode step.
+
+Each transform takes a decoded frame and its display rotation and returns uint8 RGB:
+
+- ``fixed``: resize to ``size`` x ``size`` (swscale, area filter, straight from the decoder's YUV).
+- ``crop``: centre ``size`` x ``size`` crop at native resolution. Compression blocks, resampling traces
+  and sensor noise survive, which forensic features look for; resizing would blur them away.
+- ``letterbox``: longest side scaled to ``size``, aspect ratio kept, then padded (centred, black) up to a
+  multiple of ``pad_multiple`` per side, so clips of different aspect ratios keep their shape. The padding
+  is recorded by :func:`letterbox_geometry`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import av
 import numpy as np
 
-__all__ = ["SCALINGS", "centre_crop", "frame_transform"]
+from fvc.io.video import rotate
 
-SCALINGS = ("fixed", "crop")
+__all__ = ["SCALINGS", "LetterboxGeometry", "centre_crop", "frame_transform", "letterbox_geometry"]
+
+SCALINGS = ("fixed", "crop", "letterbox")
 
 
-def frame_transform(scaling: str, size: int) -> Callable[[av.VideoFrame], np.ndarray]:
-    """Return frame -> (size, size, 3) uint8 RGB for a clipset's ``scaling``.
+@dataclass(frozen=True)
+class LetterboxGeometry:
+    """Where the picture sits inside a letterboxed frame of ``height`` x ``width``."""
 
-    ``fixed`` resizes in swscale (area filter) straight from the decoder's YUV, the cheapest path.
-    ``crop`` keeps native pixels: compression blocks and resampling traces survive, which is what
-    forensic features look for; resizing would blur them away.
-    """
+    height: int
+    width: int
+    content_height: int
+    content_width: int
+    pad_top: int
+    pad_left: int
+
+
+def letterbox_geometry(width: int, height: int, size: int, pad_multiple: int = 16) -> LetterboxGeometry:
+    """Geometry for a (display-oriented) ``width`` x ``height`` frame; the longest side becomes ``size``."""
+    scale = size / max(width, height)
+    content_w = max(1, round(width * scale))
+    content_h = max(1, round(height * scale))
+    out_w = -(-content_w // pad_multiple) * pad_multiple
+    out_h = -(-content_h // pad_multiple) * pad_multiple
+    return LetterboxGeometry(out_h, out_w, content_h, content_w, (out_h - content_h) // 2, (out_w - content_w) // 2)
+
+
+def frame_transform(scaling: str, size: int, *, pad_multiple: int = 16) -> Callable[[av.VideoFrame, int], np.ndarray]:
+    """Return ``(frame, rotation) -> uint8 RGB`` for a clipset's ``scaling``."""
     if scaling == "fixed":
-        return lambda frame: frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
+        # Resizing to a square commutes with a quarter-turn, so rotating after the cheap resize is exact.
+        return lambda frame, rotation: rotate(_resize(frame, size, size), rotation)
     if scaling == "crop":
-        return lambda frame: centre_crop(frame.to_ndarray(format="rgb24"), size)
+        return lambda frame, rotation: centre_crop(rotate(frame.to_ndarray(format="rgb24"), rotation), size)
+    if scaling == "letterbox":
+
+        def letterbox(frame: av.VideoFrame, rotation: int) -> np.ndarray:
+            quarter = rotation in (90, 270)
+            display_w, display_h = (frame.height, frame.width) if quarter else (frame.width, frame.height)
+            geo = letterbox_geometry(display_w, display_h, size, pad_multiple)
+            # Resize in the stored orientation, then rotate: the result has the display geometry.
+            stored_w, stored_h = (geo.content_height, geo.content_width) if quarter else (geo.content_width, geo.content_height)
+            content = rotate(_resize(frame, stored_w, stored_h), rotation)
+            out = np.zeros((geo.height, geo.width, 3), dtype=np.uint8)
+            out[geo.pad_top : geo.pad_top + geo.content_height, geo.pad_left : geo.pad_left + geo.content_width] = content
+            return out
+
+        return letterbox
     raise ValueError(f"unknown scaling '{scaling}' (known: {', '.join(SCALINGS)})")
 
 
@@ -36,3 +81,7 @@ def centre_crop(rgb: np.ndarray, size: int) -> np.ndarray:
         height, width = rgb.shape[:2]
     top, left = (height - size) // 2, (width - size) // 2
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def _resize(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fvc.data.splits import train_val_ids
+from fvc.data.splits import fold_rows
 from fvc.features.extract import feature_columns
 from fvc.models import create
 
@@ -26,18 +26,12 @@ class FoldFit:
 
 
 def fit_fold(name: str, params: dict[str, Any], features: pd.DataFrame, folds: pd.DataFrame, fold: int, seed: int) -> FoldFit:
-    """Train on every fold but ``fold``, predict ``fold``.
-
-    Rows are matched to folds through ``video_id``, so every copy derived from a video goes wherever the
-    source video went and cannot leak into validation.
-    """
-    train_ids, val_ids = train_val_ids(folds, fold)
+    """Train on every fold but ``fold`` (all copies), predict ``fold`` (untouched copies only)."""
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
     table = features[features["video_id"].isin(labels.index)].copy()
     table["label"] = table["video_id"].map(labels)
     columns = feature_columns(features)
-    train = table[table["video_id"].isin(train_ids)]
-    val = table[table["video_id"].isin(val_ids)]
+    train, val = fold_rows(table, folds, fold)
     if train["label"].nunique() < 2:
         raise ValueError(f"fold {fold}: training set has a single class; add videos or lower split.folds")
     if val.empty:

@@ -32,7 +32,7 @@ def test_extract_writes_expected_frames_and_resumes(tmp_path, make_video):
     manifest = extract_shard(videos, 0, 1, recipe, out)
     assert (manifest["status"] == "ok").all() and len(manifest) == len(videos)
     first = videos.iloc[0]
-    clip = load_clip(out, f"{first.video_id}.npy")
+    clip = load_clip(out, f"{first.video_id}_c0.npy")
     expected = read_frames(first.file, sample_indices(10, 4))[:, 16:48, 32:64]
     np.testing.assert_array_equal(clip, expected)
 
@@ -42,7 +42,7 @@ def test_extract_writes_expected_frames_and_resumes(tmp_path, make_video):
 
     changed = ClipRecipe("c", frames=4, size=32, scaling="fixed")
     extract_shard(videos, 0, 1, changed, out)
-    assert not np.array_equal(load_clip(out, f"{first.video_id}.npy"), clip)
+    assert not np.array_equal(load_clip(out, f"{first.video_id}_c0.npy"), clip)
 
 
 def test_undecodable_video_is_recorded_and_shard_finishes(tmp_path, make_video):

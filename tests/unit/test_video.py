@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fvc.io.scaling import centre_crop, frame_transform
-from fvc.io.video import DecodeError, iter_frames, probe, read_frames, sample_indices
+from fvc.io.video import DecodeError, decode_all, probe, read_frames, sample_indices
 
 
 def test_probe_video(make_video):
@@ -32,7 +32,7 @@ def test_sample_indices_uniform_and_padded():
 
 def test_read_frames_equal_reference_full_decode(make_video):
     path = make_video(n=20)
-    reference = np.stack([frame.to_ndarray(format="rgb24") for frame in iter_frames(path)])
+    reference = decode_all(path)
     indices = [17, 2, 9, 9, 0]
     got = read_frames(path, indices)
     np.testing.assert_array_equal(got, reference[indices])

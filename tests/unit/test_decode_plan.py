@@ -1,0 +1,60 @@
+"""Exact sampled decoding: seek and sequential plans return the frames a full decode has at those positions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from fvc.io.video import decode_all, frame_table, plan_decode, read_frames, sample_indices
+
+
+@pytest.fixture(scope="module")
+def long_gop_video(tmp_path_factory):
+    """120 frames, keyframe every 24, B-frames with pyramid: reordering and seeking both matter."""
+    path = tmp_path_factory.mktemp("gop") / "gop.mp4"
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"g": "24", "keyint_min": "24", "sc_threshold": "0", "bf": "3", "threads": "1"}
+        for i in range(120):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1) // 2 + i, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_frame_table(long_gop_video):
+    table = frame_table(long_gop_video)
+    assert table.count == 120
+    assert table.keyframes.tolist() == [0, 24, 48, 72, 96]
+    assert np.all(np.diff(table.pts) > 0)
+
+
+@pytest.mark.parametrize("positions", [[5], [0, 119], [30, 31, 32, 100, 101], [119, 3, 60, 60, 3], list(range(0, 120, 7))])
+@pytest.mark.parametrize("strategy", ["seek", "sequential", "auto"])
+def test_read_frames_equal_full_decode(long_gop_video, positions, strategy):
+    reference = decode_all(long_gop_video)
+    got = read_frames(long_gop_video, positions, strategy=strategy)
+    np.testing.assert_array_equal(got, reference[positions])
+
+
+def test_plan_prefers_seeking_for_sparse_samples_and_one_pass_for_dense(long_gop_video):
+    table = frame_table(long_gop_video)
+    sparse = plan_decode(table, [100])
+    assert sparse.strategy == "seek" and sparse.segments == ((96, (100,)),)
+    dense = plan_decode(table, sample_indices(120, 60))
+    assert dense.strategy == "sequential"
+    assert plan_decode(table, sample_indices(120, 4)).frames_decoded < 120
+
+
+def test_stride_sampling():
+    assert sample_indices(100, 4, mode="stride", stride=5).tolist() == [42, 47, 52, 57]
+    assert sample_indices(6, 4, mode="stride", stride=3).tolist() == [0, 3, 5, 5]
+    with pytest.raises(ValueError, match="sampling mode"):
+        sample_indices(10, 2, mode="random")

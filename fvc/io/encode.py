@@ -29,10 +29,11 @@ def write_video(
     crf: int = 23,
     preset: str = "veryfast",
     codec: str = "libx264",
+    gop: int | None = None,
 ) -> int:
     """Encode RGB uint8 frames of shape (H, W, 3) to an H.264 mp4, atomically. Returns the frame count.
 
-    Width and height must be even (yuv420p). Encoding runs single-threaded on x264's C paths so that the
+    ``gop`` fixes the keyframe interval (default: x264's, up to 250 frames). Width and height must be even (yuv420p). Encoding runs single-threaded on x264's C paths so that the
     same frames give the same bytes on any machine, which the synthetic corpus's determinism relies on.
     """
     target = Path(path)
@@ -43,6 +44,8 @@ def write_video(
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = Fraction(1, fps)
             stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "x264-params": X264_REPRODUCIBLE}
+            if gop is not None:
+                stream.options = {**stream.options, "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
             stream.thread_count = 1
             for rgb in frames:
                 if count == 0:

@@ -14,4 +14,5 @@ train_fold(
     fold=int(snakemake.wildcards.fold),
     seed=snakemake.params.seed,
     out_dir=Path(snakemake.output.complete).parent,
+    threads=snakemake.threads,
 )

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 INDEX_COLUMNS = [
     "video_id", "path", "file", "label", "group", "family", "width", "height", "fps", "frames",
-    "duration", "codec", "bitrate", "rotation", "is_image", "file_bytes",
+    "duration", "codec", "bitrate", "rotation", "is_image", "gop", "file_bytes",
 ]  # fmt: skip
 REJECTED_COLUMNS = ["video_id", "path", "stage", "reason"]
 

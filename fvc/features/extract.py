@@ -12,14 +12,18 @@ from tqdm import tqdm
 
 from fvc.data.clips import load_clip
 from fvc.features.handcrafted import CODEC_FEATURES, FEATURE_NAMES, clip_features, codec_features
+from fvc.features.image import IMAGE_FEATURE_NAMES, image_features
 
-__all__ = ["feature_columns", "merge_feature_shards", "shard_features"]
+__all__ = ["CLIP_FEATURES", "feature_columns", "merge_feature_shards", "shard_features"]
 
 log = logging.getLogger(__name__)
 
+CLIP_FEATURES: tuple[str, ...] = FEATURE_NAMES + IMAGE_FEATURE_NAMES
+KEYS = ("video_id", "copy")
+
 
 def shard_features(manifest_path: str | Path, *, progress: bool = False) -> pd.DataFrame:
-    """Handcrafted features of every decoded clip listed in a clip shard's manifest."""
+    """Handcrafted and image features of every decoded clip listed in a clip shard's manifest."""
     manifest_path = Path(manifest_path)
     manifest = pd.read_parquet(manifest_path)
     ok = manifest[manifest["status"] == "ok"]
@@ -27,24 +31,24 @@ def shard_features(manifest_path: str | Path, *, progress: bool = False) -> pd.D
     for clip in tqdm(ok.itertuples(index=False), total=len(ok), desc=f"features {manifest_path.parent.name}", disable=not progress):
         array = load_clip(manifest_path.parent, clip.array)
         # Letterbox padding is not picture: measure the content box only.
-        content = array[:, clip.pad_top : clip.pad_top + clip.content_height, clip.pad_left : clip.pad_left + clip.content_width]
-        values = clip_features(np.asarray(content))
-        rows.append({"video_id": clip.video_id, "copy": int(clip.copy), **values})
-    return pd.DataFrame(rows, columns=["video_id", "copy", *FEATURE_NAMES])
+        box = (slice(None), slice(clip.pad_top, clip.pad_top + clip.content_height), slice(clip.pad_left, clip.pad_left + clip.content_width))
+        content = np.asarray(array[box])
+        rows.append({"video_id": clip.video_id, "copy": int(clip.copy), **clip_features(content), **image_features(content)})
+    return pd.DataFrame(rows, columns=[*KEYS, *CLIP_FEATURES])
 
 
 def merge_feature_shards(shard_paths: Iterable[str | Path], videos: pd.DataFrame) -> pd.DataFrame:
     """Concatenate shard tables and add codec cues; rows sorted by (video_id, copy) for stable output."""
     shards = [pd.read_parquet(path) for path in shard_paths]
-    features = pd.concat(shards, ignore_index=True) if shards else pd.DataFrame(columns=["video_id", "copy", *FEATURE_NAMES])
+    features = pd.concat(shards, ignore_index=True) if shards else pd.DataFrame(columns=[*KEYS, *CLIP_FEATURES])
     codec = pd.DataFrame(
-        [{"video_id": v.video_id, **codec_features(v.bitrate, v.fps, v.width, v.height)} for v in videos.itertuples(index=False)],
+        [{"video_id": v.video_id, **codec_features(v.bitrate, v.fps, v.width, v.height, v.codec, v.gop)} for v in videos.itertuples(index=False)],
         columns=["video_id", *CODEC_FEATURES],
     )
     merged = features.merge(codec, on="video_id", how="left", validate="many_to_one")
-    return merged.sort_values(["video_id", "copy"], kind="stable").reset_index(drop=True)
+    return merged.sort_values(list(KEYS), kind="stable").reset_index(drop=True)
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:
     """The numeric feature columns of a merged table (everything but the keys)."""
-    return [c for c in table.columns if c not in ("video_id", "copy")]
+    return [c for c in table.columns if c not in KEYS]

@@ -1,106 +1,212 @@
-"""Handcrafted forensic features of a clip: noise residual, DCT bands, sharpness, blockiness, flicker.
+"""Handcrafted forensic features of a clip: noise residual, DCT bands, sharpness, blockiness, temporal cues.
 
-Each statistic is computed per frame with vectorised numpy/scipy over the whole (T, H, W) stack, then
-summarised per clip by mean and standard deviation over time; temporal statistics are per clip.
+Every statistic is computed per frame over the whole (T, H, W) luma stack at once and summarised per clip by
+its mean and standard deviation over time; temporal statistics are per clip. This is the *fused* path: the
+filters share one padded copy of the stack and are written as array slices (the 3x3 median as a 19-step
+min/max network), which makes it several times faster than calling one ``scipy.ndimage`` filter per
+feature. :mod:`fvc.features.reference` is that straightforward version, kept as the correctness oracle
+(the tests require equal values) and as the benchmark's baseline.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft, ndimage
+from scipy import fft
 
-__all__ = ["CODEC_FEATURES", "FEATURE_NAMES", "clip_features", "codec_features", "to_luma"]
+__all__ = ["CODEC_FEATURES", "FEATURE_NAMES", "PER_FRAME", "TEMPORAL", "clip_features", "codec_features", "summarise", "to_luma"]
 
-_PER_FRAME = ("laplacian_var", "tenengrad", "noise_std", "noise_kurtosis", "dct_mid_ratio", "dct_high_ratio", "blockiness")
-_TEMPORAL = ("temporal_diff", "luma_flicker", "residual_flicker")
-FEATURE_NAMES: tuple[str, ...] = tuple(f"{name}_{stat}" for name in _PER_FRAME for stat in ("mean", "std")) + _TEMPORAL
-CODEC_FEATURES: tuple[str, ...] = ("bits_per_pixel", "fps", "log_pixels")
+PER_FRAME = (
+    "noise_std", "noise_kurtosis",
+    "dct_low_ratio", "dct_mid_ratio", "dct_high_ratio",
+    "laplacian_var", "gradient_mean", "tenengrad", "brenner",
+    "blockiness", "block_offgrid_peak",
+)  # fmt: skip
+TEMPORAL = ("temporal_diff", "luma_flicker", "residual_flicker", "temporal_dip")
+FEATURE_NAMES: tuple[str, ...] = tuple(f"{name}_{stat}" for name in PER_FRAME for stat in ("mean", "std")) + TEMPORAL
+KNOWN_CODECS = ("h264", "hevc", "mpeg4", "vp9", "av1", "mjpeg", "png")
+CODEC_FEATURES: tuple[str, ...] = ("bits_per_pixel", "fps", "log_pixels", "aspect_ratio", "gop_frames") + tuple(
+    f"codec_{name}" for name in (*KNOWN_CODECS, "other")
+)
 
 _BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Block-grid phases (column index mod 8 of the left pixel of a step) where H.264's 4x4 and 8x8 transforms
+# put their own edges; a grid at any other phase is a trace of an earlier, shifted compression.
+_CODEC_PHASES = (3, 7)
 
 
 def to_luma(clip: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T, H, W) float32 luma in [0, 255]."""
-    return np.asarray(clip, dtype=np.float32) @ _BT601
+    """(T, H, W, 3) uint8 RGB -> (T, H, W) float32 luma in [0, 255] (BT.601 weights)."""
+    rgb = np.asarray(clip, dtype=np.float32)
+    return rgb[..., 0] * _BT601[0] + rgb[..., 1] * _BT601[1] + rgb[..., 2] * _BT601[2]
 
 
 def clip_features(clip: np.ndarray) -> dict[str, float]:
-    """All handcrafted features of one clip, as ``FEATURE_NAMES`` -> finite float."""
+    """All handcrafted features of one clip, ``FEATURE_NAMES`` -> finite float."""
     luma = to_luma(clip)
-    residual = luma - ndimage.median_filter(luma, size=(1, 3, 3), mode="reflect")
+    padded = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="symmetric")
+    residual = luma - median3x3(padded)
+    gx, gy = _sobel(padded)
+    magnitude_sq = gx * gx + gy * gy
+    dx = np.diff(luma, axis=2)
+    dy = np.diff(luma, axis=1)
+    noise_std, noise_kurtosis = _moments(residual)
     per_frame = {
-        "laplacian_var": ndimage.laplace(luma, mode="reflect").var(axis=(1, 2)),
-        "tenengrad": _tenengrad(luma),
-        "noise_std": residual.std(axis=(1, 2)),
-        "noise_kurtosis": _kurtosis(residual),
-        **_dct_band_ratios(luma),
-        "blockiness": _blockiness(luma),
+        "noise_std": noise_std,
+        "noise_kurtosis": noise_kurtosis,
+        **dct_band_ratios(luma),
+        "laplacian_var": _laplacian(padded).var(axis=(1, 2)),
+        "gradient_mean": np.sqrt(magnitude_sq).mean(axis=(1, 2)),
+        "tenengrad": magnitude_sq.mean(axis=(1, 2)),
+        "brenner": _brenner(luma),
+        **_block_statistics(np.abs(dx), np.abs(dy)),
     }
+    return summarise(per_frame, temporal_features(luma, residual))
+
+
+def summarise(per_frame: dict[str, np.ndarray], temporal: dict[str, float]) -> dict[str, float]:
+    """Mean and std over time of each per-frame statistic, then the temporal ones; non-finite -> 0."""
     features: dict[str, float] = {}
-    for name in _PER_FRAME:
-        values = per_frame[name]
+    for name in PER_FRAME:
+        values = np.asarray(per_frame[name], dtype=np.float64)
         features[f"{name}_mean"] = float(values.mean())
         features[f"{name}_std"] = float(values.std())
-    if len(luma) > 1:
-        features["temporal_diff"] = float(np.abs(np.diff(luma, axis=0)).mean())
-        features["luma_flicker"] = float(np.abs(np.diff(luma.mean(axis=(1, 2)))).mean())
-        features["residual_flicker"] = float(np.abs(np.diff(residual.std(axis=(1, 2)))).mean())
-    else:
-        features.update(temporal_diff=0.0, luma_flicker=0.0, residual_flicker=0.0)
-    return {k: (v if np.isfinite(v) else 0.0) for k, v in features.items()}
+    features.update(temporal)
+    return {k: (float(v) if np.isfinite(v) else 0.0) for k, v in features.items()}
 
 
-def codec_features(bitrate: float, fps: float, width: int, height: int) -> dict[str, float]:
-    """Container-level cues from the index: bits per pixel per frame, frame rate, resolution."""
+def temporal_features(luma: np.ndarray, residual: np.ndarray) -> dict[str, float]:
+    """Frame-to-frame change, brightness flicker, noise flicker and interpolated-frame dips."""
+    if len(luma) < 2:
+        return dict.fromkeys(TEMPORAL, 0.0)
+    frame_means = luma.mean(axis=(1, 2), dtype=np.float64)
+    noise_levels = residual.std(axis=(1, 2), dtype=np.float64)
+    out = {
+        "temporal_diff": float(np.abs(np.diff(luma, axis=0)).mean(dtype=np.float64)),
+        "luma_flicker": float(np.abs(np.diff(frame_means)).mean()),
+        "residual_flicker": float(np.abs(np.diff(noise_levels)).mean()),
+        "temporal_dip": 0.0,
+    }
+    if len(luma) >= 4:
+        # A frame blended from its neighbours has almost no second temporal difference: a dip below the
+        # clip's typical value marks interpolated frames.
+        second = np.abs(luma[2:] - 2 * luma[1:-1] + luma[:-2]).mean(axis=(1, 2), dtype=np.float64)
+        typical = float(np.median(second))
+        out["temporal_dip"] = 1.0 - float(second.min()) / typical if typical > 1e-9 else 0.0
+    return out
+
+
+def codec_features(bitrate: float, fps: float, width: int, height: int, codec: str = "", gop: float = 0.0) -> dict[str, float]:
+    """Container-level cues from the index: bits per pixel per frame, rate, size, keyframe interval, codec."""
     pixels = max(1, int(width) * int(height))
     bpp = float(bitrate) / (pixels * fps) if fps > 0 and bitrate > 0 else 0.0
-    return {"bits_per_pixel": bpp, "fps": float(fps), "log_pixels": float(np.log(pixels))}
+    features = {
+        "bits_per_pixel": bpp,
+        "fps": float(fps),
+        "log_pixels": float(np.log(pixels)),
+        "aspect_ratio": float(width) / max(1, int(height)),
+        "gop_frames": float(gop),
+    }
+    codec = (codec or "").lower()
+    for name in KNOWN_CODECS:
+        features[f"codec_{name}"] = float(codec == name)
+    features["codec_other"] = float(codec not in KNOWN_CODECS)
+    return features
 
 
-def _tenengrad(luma: np.ndarray) -> np.ndarray:
-    gx = ndimage.sobel(luma, axis=2, mode="reflect")
-    gy = ndimage.sobel(luma, axis=1, mode="reflect")
-    return (gx * gx + gy * gy).mean(axis=(1, 2))
+def median3x3(padded: np.ndarray) -> np.ndarray:
+    """3x3 median of a (T, H+2, W+2) padded stack: Paeth's 19 compare-exchange network on array slices."""
+    h, w = padded.shape[1] - 2, padded.shape[2] - 2
+    p = [padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+
+    def exchange(a: int, b: int) -> None:
+        low = np.minimum(p[a], p[b])
+        p[b] = np.maximum(p[a], p[b])
+        p[a] = low
+
+    for a, b in ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+                 (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)):  # fmt: skip
+        exchange(a, b)
+    return p[4]
 
 
-def _kurtosis(x: np.ndarray) -> np.ndarray:
-    centred = x - x.mean(axis=(1, 2), keepdims=True)
-    var = (centred**2).mean(axis=(1, 2))
-    fourth = (centred**4).mean(axis=(1, 2))
-    return np.where(var > 1e-12, fourth / np.maximum(var, 1e-12) ** 2, 0.0)
-
-
-def _dct_band_ratios(luma: np.ndarray) -> dict[str, np.ndarray]:
-    """Share of AC energy in mid (3 <= u+v < 8) and high (u+v >= 8) bands of 8x8 block DCTs."""
+def dct_band_ratios(luma: np.ndarray) -> dict[str, np.ndarray]:
+    """Share of AC energy in low (1-2), mid (3-7) and high (>= 8) zig-zag bands (u+v) of 8x8 block DCTs."""
     t, h, w = luma.shape
     h8, w8 = h - h % 8, w - w % 8
     if h8 == 0 or w8 == 0:
-        zeros = np.zeros(t, dtype=np.float32)
-        return {"dct_mid_ratio": zeros, "dct_high_ratio": zeros}
+        zeros = np.zeros(t, dtype=np.float64)
+        return {"dct_low_ratio": zeros, "dct_mid_ratio": zeros, "dct_high_ratio": zeros}
     blocks = luma[:, :h8, :w8].reshape(t, h8 // 8, 8, w8 // 8, 8)
-    energy = fft.dctn(blocks, axes=(2, 4), norm="ortho") ** 2
-    energy = energy.sum(axis=(1, 3))  # (t, 8, 8) summed over blocks
-    u, v = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
-    order = u + v
+    energy = (fft.dctn(blocks, axes=(2, 4), norm="ortho") ** 2).sum(axis=(1, 3), dtype=np.float64)  # (t, 8, 8)
+    order = np.add.outer(np.arange(8), np.arange(8))
     ac = energy[:, order > 0].sum(axis=1) + 1e-9
     return {
+        "dct_low_ratio": energy[:, (order >= 1) & (order < 3)].sum(axis=1) / ac,
         "dct_mid_ratio": energy[:, (order >= 3) & (order < 8)].sum(axis=1) / ac,
         "dct_high_ratio": energy[:, order >= 8].sum(axis=1) / ac,
     }
 
 
-def _blockiness(luma: np.ndarray) -> np.ndarray:
-    """Mean absolute step across 8-pixel block boundaries over the mean step elsewhere (1 = no grid)."""
-    ratios = []
-    for axis in (1, 2):
-        steps = np.abs(np.diff(luma, axis=axis))
+def _sobel(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sobel x and y derivatives of the unpadded interior (same convention as ``scipy.ndimage.sobel``)."""
+    h, w = padded.shape[1] - 2, padded.shape[2] - 2
+    smooth_rows = padded[:, 0 : h, :] + 2 * padded[:, 1 : h + 1, :] + padded[:, 2 : h + 2, :]
+    gx = smooth_rows[:, :, 2 : w + 2] - smooth_rows[:, :, 0:w]
+    smooth_cols = padded[:, :, 0:w] + 2 * padded[:, :, 1 : w + 1] + padded[:, :, 2 : w + 2]
+    gy = smooth_cols[:, 2 : h + 2, :] - smooth_cols[:, 0:h, :]
+    return gx, gy
+
+
+def _laplacian(padded: np.ndarray) -> np.ndarray:
+    h, w = padded.shape[1] - 2, padded.shape[2] - 2
+    centre = padded[:, 1 : h + 1, 1 : w + 1]
+    return padded[:, 0:h, 1 : w + 1] + padded[:, 2 : h + 2, 1 : w + 1] + padded[:, 1 : h + 1, 0:w] + padded[:, 1 : h + 1, 2 : w + 2] - 4 * centre
+
+
+def _brenner(luma: np.ndarray) -> np.ndarray:
+    """Brenner focus measure: mean squared two-pixel difference, horizontal and vertical averaged."""
+    horizontal = ((luma[:, :, 2:] - luma[:, :, :-2]) ** 2).mean(axis=(1, 2), dtype=np.float64)
+    vertical = ((luma[:, 2:, :] - luma[:, :-2, :]) ** 2).mean(axis=(1, 2), dtype=np.float64)
+    return (horizontal + vertical) / 2
+
+
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame standard deviation and kurtosis; float32 products, float64 sums (one pass each)."""
+    centred = x - x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(np.float32)
+    squared = centred * centred
+    var = squared.mean(axis=(1, 2), dtype=np.float64)
+    fourth = (squared * squared).mean(axis=(1, 2), dtype=np.float64)
+    kurtosis = np.where(var > 1e-12, fourth / np.maximum(var, 1e-12) ** 2, 0.0)
+    return np.sqrt(var), kurtosis
+
+
+def _block_statistics(abs_dx: np.ndarray, abs_dy: np.ndarray) -> dict[str, np.ndarray]:
+    """Step size at each 8-pixel phase relative to the mean step, from horizontal and vertical steps.
+
+    ``blockiness``: the codec-aligned 8x8 grid (phase 7) against all other phases (1 = no grid).
+    ``block_offgrid_peak``: the strongest phase outside H.264's own grid phases (shifted re-compression).
+    """
+    t = abs_dx.shape[0]
+    phase_means = np.zeros((t, 8), dtype=np.float64)
+    counts = np.zeros(8, dtype=np.float64)
+    for steps, axis in ((abs_dx, 2), (abs_dy, 1)):
         n = steps.shape[axis]
-        on_grid = np.arange(n) % 8 == 7
-        if not on_grid.any() or on_grid.all():
-            ratios.append(np.ones(len(luma), dtype=np.float32))
-            continue
-        moved = np.moveaxis(steps, axis, -1)
-        boundary = moved[..., on_grid].mean(axis=(-2, -1))
-        inner = moved[..., ~on_grid].mean(axis=(-2, -1))
-        ratios.append(boundary / (inner + 1e-6))
-    return (ratios[0] + ratios[1]) / 2
+        phases = np.arange(n) % 8
+        sums = np.moveaxis(steps, axis, -1).sum(axis=-2, dtype=np.float64)  # (t, n): summed over the other axis
+        other = steps.shape[1 if axis == 2 else 2]
+        for phase in range(8):
+            selected = phases == phase
+            if selected.any():
+                phase_means[:, phase] += sums[:, selected].sum(axis=1)
+                counts[phase] += selected.sum() * other
+    if counts.min() == 0:
+        ones = np.ones(t, dtype=np.float64)
+        return {"blockiness": ones, "block_offgrid_peak": ones}
+    phase_means /= counts
+    overall = phase_means.mean(axis=1) + 1e-6
+    others = [p for p in range(8) if p != 7]
+    offgrid = [p for p in range(8) if p not in _CODEC_PHASES]
+    return {
+        "blockiness": phase_means[:, 7] / (phase_means[:, others].mean(axis=1) + 1e-6),
+        "block_offgrid_peak": phase_means[:, offgrid].max(axis=1) / overall,
+    }

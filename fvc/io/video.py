@@ -76,6 +76,7 @@ class VideoInfo:
     bitrate: int
     rotation: int
     is_image: bool
+    gop: float = 0.0  # mean frames per keyframe interval (0 for still images)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -138,11 +139,13 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             fps = float(stream.average_rate or stream.guessed_rate or 0.0)
             duration = _duration_seconds(container, stream)
             # Count what the file really holds: headers can overstate (truncated files) or lie outright.
-            frames = frame_table(path).count
+            table = frame_table(path)
+            frames = table.count
             if duration <= 0 and fps > 0:
                 duration = frames / fps
             bitrate = int(container.bit_rate or (size * 8 / duration if duration > 0 else 0))
-            return VideoInfo(width, height, fps, frames, duration, stream.codec_context.name, bitrate, rotation, False)
+            gop = frames / len(table.keyframes)
+            return VideoInfo(width, height, fps, frames, duration, stream.codec_context.name, bitrate, rotation, False, gop)
     except DecodeError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, IndexError, StopIteration) as exc:

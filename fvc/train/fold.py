@@ -34,6 +34,7 @@ def train_fold(
     fold: int,
     seed: int,
     out_dir: str | Path,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Fit, predict, evaluate and persist one (model, fold); returns the metrics written to metrics.json."""
     spec = get_spec(name)
@@ -42,7 +43,7 @@ def train_fold(
     out_dir = Path(out_dir)
     features = pd.read_parquet(features_path)
     folds = pd.read_parquet(folds_path)
-    fit = fit_fold(name, params, features, folds, fold, seed)
+    fit = fit_fold(name, params, features, folds, fold, seed, n_jobs=threads)
 
     videos = video_level(fit.predictions)
     metrics = {

@@ -25,7 +25,9 @@ class FoldFit:
     feature_names: list[str]
 
 
-def fit_fold(name: str, params: dict[str, Any], features: pd.DataFrame, folds: pd.DataFrame, fold: int, seed: int) -> FoldFit:
+def fit_fold(
+    name: str, params: dict[str, Any], features: pd.DataFrame, folds: pd.DataFrame, fold: int, seed: int, n_jobs: int = 1
+) -> FoldFit:
     """Train on every fold but ``fold`` (all copies), predict ``fold`` (untouched copies only)."""
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
     table = features[features["video_id"].isin(labels.index)].copy()
@@ -36,7 +38,7 @@ def fit_fold(name: str, params: dict[str, Any], features: pd.DataFrame, folds: p
         raise ValueError(f"fold {fold}: training set has a single class; add videos or lower split.folds")
     if val.empty:
         raise ValueError(f"fold {fold}: no validation rows with features")
-    model = create(name, seed=seed, **params)
+    model = create(name, seed=seed, n_jobs=n_jobs, **params)
     log.info("fold %d: fitting %s on %d rows x %d features, validating on %d rows", fold, name, len(train), len(columns), len(val))
     model.fit(train[columns].to_numpy(np.float64), train["label"].to_numpy())
     fake_column = list(model.classes_).index(1)

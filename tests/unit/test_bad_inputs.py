@@ -115,3 +115,20 @@ def test_sizes_of_strange_geometries(bad, manifests):
     assert (huge["content_width"], huge["content_height"], huge["width"], huge["height"]) == (32, 24, 32, 32)
     rotated = letterbox.loc[videos.loc["media/rotated_90.mp4", "video_id"]].iloc[0]
     assert (rotated["content_width"], rotated["content_height"]) == (16, 32)
+
+
+def test_features_are_finite_on_every_decodable_strange_input(bad, manifests, tmp_path_factory):
+    _, _, result = bad
+    from fvc.features.extract import merge_feature_shards, shard_features
+    from fvc.io.atomic import write_parquet
+
+    for scaling, manifest in manifests.items():
+        out = tmp_path_factory.mktemp(f"manifest_{scaling}")
+        # The manifest's arrays live beside the manifest the shard wrote; point at that folder.
+        shard_dir = next(p for p in tmp_path_factory.getbasetemp().rglob(f"{scaling}/manifest.parquet")).parent
+        features = shard_features(shard_dir / "manifest.parquet")
+        write_parquet(out / "shard.parquet", features)
+        merged = merge_feature_shards([out / "shard.parquet"], result.videos)
+        values = merged.drop(columns=["video_id", "copy"]).to_numpy(dtype=float)
+        assert len(merged) == 2 * len(result.videos), scaling
+        assert np.isfinite(values).all(), merged.columns[~np.isfinite(values).all(axis=0)].tolist()

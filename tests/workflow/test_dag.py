@@ -16,7 +16,7 @@ def test_dry_run_of_the_full_dag(tmp_path):
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts == {
         "synth": 1, "index": 1, "split": 1, "clips": 2, "features": 2, "merge_features": 1,
-        "train": 2, "compare": 1, "rejected": 1, "all": 1,
+        "train": 8, "compare": 1, "rejected": 1, "all": 1,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()
 

@@ -35,6 +35,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     models.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_*'")
     models.set_defaults(func=_models)
 
+    query = commands.add_parser(
+        "query",
+        help="SQL over a results folder (DuckDB views: videos, folds, features, metrics, predictions, rejected...)",
+        description="Run one SQL statement with DuckDB over the workflow's Parquet/CSV results.\n\nviews:\n"
+        + "\n".join(f"  {v.name:12s} {v.description}" for v in _query_views()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    query.add_argument("sql", help='e.g. "SELECT model, avg(roc_auc) FROM metrics GROUP BY model"')
+    query.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    query.set_defaults(func=_query)
+
+    predict = commands.add_parser("predict", help="score videos or images with a trained model (mean over its folds)")
+    predict.add_argument("paths", nargs="+", type=Path, help="video or image files")
+    predict.add_argument("--model", required=True, help="a model the workflow trained, e.g. naive_cnn")
+    predict.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    predict.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
+    predict.add_argument("--out", type=Path, help="write here instead of standard output")
+    predict.set_defaults(func=_predict)
+
+    export = commands.add_parser("export", help="export a trained torch fold model to TorchScript or ONNX, with a parity check")
+    export.add_argument("--model", required=True)
+    export.add_argument("--fold", type=int, required=True)
+    export.add_argument("--format", choices=("torchscript", "onnx"), required=True)
+    export.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    export.add_argument("--out", type=Path, help="file to write (default: <results>/exports/<model>/fold_<k>.{pt,onnx})")
+    export.set_defaults(func=_export)
+
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
@@ -55,6 +83,42 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from fvc.inference import load_fold_models, predict_files
+
+    try:
+        models = load_fold_models(args.results, args.model)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fvc predict: {exc}", file=sys.stderr)
+        return 2
+    table = predict_files(args.paths, models)
+    text = table.to_json(orient="records", indent=2) if args.format == "json" else table.to_csv(index=False)
+    if args.out:
+        from fvc.io.atomic import write_text
+
+        write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    failed = int((table["error"] != "").sum())
+    if failed:
+        print(f"fvc predict: {failed} of {len(table)} file(s) could not be scored (see the error column)", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from fvc.inference import export_model
+
+    try:
+        report = export_model(args.results, args.model, args.fold, args.format, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fvc export: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def _models(args: argparse.Namespace) -> int:
     from fvc.models import get_spec, list_models
 
@@ -62,6 +126,25 @@ def _models(args: argparse.Namespace) -> int:
         spec = get_spec(name)
         gpu = "gpu" if spec.needs_gpu else "cpu"
         print(f"{name:28s} {spec.kind:8s} {spec.input:9s} {gpu}  {spec.description}")
+    return 0
+
+
+def _query_views() -> tuple:
+    # fvc.query loads DuckDB only when a query runs, so listing its views here costs nothing.
+    from fvc.query import VIEWS
+
+    return VIEWS
+
+
+def _query(args: argparse.Namespace) -> int:
+    from fvc.query import QueryError, format_rows, run_query
+
+    try:
+        columns, rows = run_query(args.sql, args.results)
+    except QueryError as exc:
+        print(f"fvc query: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(format_rows(columns, rows, args.format))
     return 0
 
 

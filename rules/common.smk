@@ -26,21 +26,36 @@ def model_clipset(model):
     return model_params(model)["clipset"]
 
 
-# Only the clipsets some configured model reads are built.
+# Only the clipsets some configured model reads are built; feature tables only for feature models.
 CLIPSETS = sorted({model_clipset(m) for m in MODELS})
+FEATURE_CLIPSETS = sorted(
+    {model_clipset(m) for m in MODELS if get_spec(m).input == "features"}
+)
+
+
+def _models_re(kind):
+    names = [m for m in MODELS if get_spec(m).kind == kind]
+    return "|".join(names) if names else "(?!)"
+
+
+SKLEARN_MODELS_RE = _models_re("sklearn")
+TORCH_MODELS_RE = _models_re("torch")
 
 
 wildcard_constraints:
     model="|".join(MODELS),
     fold=r"\d+",
     shard=r"\d+",
-    clipset="|".join(CLIPSETS) if CLIPSETS else "(?!)",
+    clipset="|".join(CLIPSETS),
 
 
 def get_final_output():
     return [
         f"{RESULTS}/compare/summary.csv",
         f"{RESULTS}/compare/metrics.parquet",
+        f"{RESULTS}/compare/paired.csv",
+        f"{RESULTS}/compare/plots",
+        f"{RESULTS}/registry.json",
         f"{RESULTS}/rejected.csv",
     ]
 
@@ -77,21 +92,42 @@ def get_feature_shards(wildcards):
     )
 
 
-def get_train_input(wildcards):
-    return {
-        "features": f"{RESULTS}/features/{model_clipset(wildcards.model)}.parquet",
-        "folds": f"{RESULTS}/splits/folds.parquet",
-    }
+def get_features_table(wildcards):
+    return f"{RESULTS}/features/{model_clipset(wildcards.model)}.parquet"
 
 
-def get_model_resources(attribute):
-    """Resource callable for the train rule: each model's value from its registry spec."""
+def get_model_clip_manifests(wildcards):
+    clipset = model_clipset(wildcards.model)
+    return expand(
+        f"{RESULTS}/clips/{clipset}/shard_{{shard}}/manifest.parquet", shard=SHARDS
+    )
+
+
+def get_model_resource(attribute):
+    """Resource callable for the train rules: each model's value from its registry spec."""
     return lambda wildcards: getattr(get_spec(wildcards.model).resources, attribute)
 
 
 def get_all_metrics(wildcards):
     return expand(
         f"{RESULTS}/models/{{model}}/fold_{{fold}}/metrics.json",
+        model=MODELS,
+        fold=FOLDS,
+    )
+
+
+def get_all_predictions(wildcards):
+    return expand(
+        f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
+        model=MODELS,
+        fold=FOLDS,
+    )
+
+
+def get_all_training_complete(wildcards):
+    """The markers that every file of a fold (its model file included, whatever its format) is written."""
+    return expand(
+        f"{RESULTS}/models/{{model}}/fold_{{fold}}/training_complete",
         model=MODELS,
         fold=FOLDS,
     )

@@ -1,4 +1,6 @@
-# Gather every (model, fold) into one comparison.
+# Gather every (model, fold) into one comparison: tables, paired statistics, plots and a model registry.
+
+from fvc.evaluate.plot_names import plot_labels, plot_subcategory
 
 
 rule compare:
@@ -17,6 +19,65 @@ rule compare:
         f"{RESULTS}/benchmarks/compare/compare.tsv"
     script:
         "../scripts/compare.py"
+
+
+rule paired:
+    input:
+        predictions=get_all_predictions,
+    output:
+        report(
+            f"{RESULTS}/compare/paired.csv",
+            caption="../workflow/report/paired.rst",
+            category="Comparison",
+        ),
+    log:
+        f"{RESULTS}/logs/paired.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/paired/paired.tsv"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/paired.py"
+
+
+# How many plots there are depends on the data (learning curves only for models that record a history,
+# the family plot only when the index names families), so the rule declares their folder.
+rule plots:
+    input:
+        predictions=get_all_predictions,
+        metrics=rules.compare.output.metrics,
+        videos=rules.index.output.videos,
+    output:
+        report(
+            directory(f"{RESULTS}/compare/plots"),
+            patterns=["{name}.png"],
+            caption="../workflow/report/plots.rst",
+            category="Plots",
+            subcategory=lambda wildcards: plot_subcategory(wildcards.name),
+            labels=lambda wildcards: plot_labels(wildcards.name),
+        ),
+    log:
+        f"{RESULTS}/logs/plots.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plots/plots.tsv"
+    script:
+        "../scripts/plots.py"
+
+
+rule registry:
+    input:
+        metrics=get_all_metrics,
+        complete=get_all_training_complete,
+    output:
+        f"{RESULTS}/registry.json",
+    log:
+        f"{RESULTS}/logs/registry.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/registry/registry.tsv"
+    params:
+        config=config,
+    script:
+        "../scripts/registry.py"
 
 
 rule rejected:

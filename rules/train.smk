@@ -1,9 +1,11 @@
 # One job per (model, fold); `training_complete` is written last by fvc.train.fold.
+# scikit-learn models read a clipset's feature table, torch models its clip shards.
 
 
-rule train:
+rule train_sklearn:
     input:
-        unpack(get_train_input),
+        features=get_features_table,
+        folds=rules.split.output[0],
     output:
         model=f"{RESULTS}/models/{{model}}/fold_{{fold}}/model.joblib",
         predictions=f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
@@ -13,13 +15,49 @@ rule train:
         f"{RESULTS}/logs/train/{{model}}/fold_{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{model}}_fold_{{fold}}.tsv"
-    threads: get_model_resources("threads")
+    wildcard_constraints:
+        model=SKLEARN_MODELS_RE,
+    threads: get_model_resource("threads")
     resources:
-        mem_mb=get_model_resources("mem_mb"),
-        runtime=get_model_resources("runtime"),
-        gpu=get_model_resources("gpu"),
+        mem_mb=get_model_resource("mem_mb"),
+        runtime=get_model_resource("runtime"),
     params:
         model_params=lambda wildcards: model_params(wildcards.model),
+        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
         seed=config["seed"],
+        tracking=config.get("tracking", {}),
+        mlruns=f"{RESULTS}/mlruns",
+    script:
+        "../scripts/train.py"
+
+
+rule train_torch:
+    input:
+        manifests=get_model_clip_manifests,
+        folds=rules.split.output[0],
+    output:
+        model=f"{RESULTS}/models/{{model}}/fold_{{fold}}/model.pt",
+        predictions=f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
+        history=f"{RESULTS}/models/{{model}}/fold_{{fold}}/history.csv",
+        metrics=f"{RESULTS}/models/{{model}}/fold_{{fold}}/metrics.json",
+        complete=f"{RESULTS}/models/{{model}}/fold_{{fold}}/training_complete",
+    log:
+        f"{RESULTS}/logs/train/{{model}}/fold_{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{model}}_fold_{{fold}}.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS_RE,
+    threads: get_model_resource("threads")
+    resources:
+        mem_mb=get_model_resource("mem_mb"),
+        runtime=get_model_resource("runtime"),
+        gpu=get_model_resource("gpu"),
+    params:
+        model_params=lambda wildcards: model_params(wildcards.model),
+        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
+        checkpoint=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.model}/fold_{wildcards.fold}/last.pt",
+        seed=config["seed"],
+        tracking=config.get("tracking", {}),
+        mlruns=f"{RESULTS}/mlruns",
     script:
         "../scripts/train.py"

@@ -3,16 +3,23 @@
 from pathlib import Path
 
 from fvc.logs import log_to_file
-from fvc.train.fold import train_fold
+from fvc.track import TrackingConfig
+from fvc.train.fold import train_fold_tracked
 
 log_to_file(snakemake.log[0])
-train_fold(
+inputs, params = snakemake.input, snakemake.params
+train_fold_tracked(
     snakemake.wildcards.model,
-    dict(snakemake.params.model_params),
-    features_path=snakemake.input.features,
-    folds_path=snakemake.input.folds,
+    dict(params.model_params),
+    tracking=TrackingConfig.from_config(params.tracking),
+    store=params.mlruns,
+    folds_path=inputs.folds,
     fold=int(snakemake.wildcards.fold),
-    seed=snakemake.params.seed,
+    seed=params.seed,
     out_dir=Path(snakemake.output.complete).parent,
+    features_path=inputs.get("features"),
+    manifests=list(inputs.manifests) if "manifests" in inputs.keys() else None,
+    checkpoint=params.get("checkpoint"),
+    clip_recipe=dict(params.clip_recipe),
     threads=snakemake.threads,
 )

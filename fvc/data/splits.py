@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-__all__ = ["FOLD_COLUMNS", "fold_rows", "make_folds", "train_val_ids"]
+__all__ = ["FOLD_COLUMNS", "fold_rows", "inner_validation", "make_folds", "train_val_ids"]
 
 FOLD_COLUMNS = ["video_id", "group", "label", "fold"]
 
@@ -58,3 +58,24 @@ def fold_rows(rows: pd.DataFrame, folds: pd.DataFrame, fold: int) -> tuple[pd.Da
     train = rows[rows["video_id"].isin(train_ids)]
     val = rows[rows["video_id"].isin(val_ids) & (rows["copy"] == 0)]
     return train, val
+
+
+def inner_validation(folds: pd.DataFrame, fold: int, fraction: float, seed: int) -> tuple[pd.Index, pd.Index]:
+    """Split the training videos of ``fold`` again, by group and stratified, into (fit, early-stopping) ids.
+
+    Early stopping and threshold choice must not look at the held-out fold, or its scores would be
+    optimistic; they use this inner split of the training videos instead.
+    """
+    if not 0.0 < fraction < 0.5:
+        raise ValueError(f"inner_val_fraction must be in (0, 0.5), got {fraction}")
+    train_ids, _ = train_val_ids(folds, fold)
+    table = folds[folds["video_id"].isin(train_ids)].sort_values("video_id", kind="stable").reset_index(drop=True)
+    n_groups = table["group"].nunique()
+    if n_groups < 2:
+        raise ValueError(f"fold {fold}: {n_groups} training group(s) leave nothing for an inner validation split")
+    # Few groups: fewer, larger inner folds rather than failing (a tiny corpus still trains).
+    n_splits = min(max(2, round(1.0 / fraction)), n_groups)
+    y = (table["label"] == "fake").to_numpy(dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + 1000 * (fold + 1))
+    fit_idx, val_idx = next(splitter.split(np.zeros(len(table)), y, groups=table["group"].to_numpy()))
+    return pd.Index(table.loc[fit_idx, "video_id"]), pd.Index(table.loc[val_idx, "video_id"])

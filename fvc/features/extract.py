@@ -14,7 +14,7 @@ from fvc.data.clips import load_clip
 from fvc.features.handcrafted import CODEC_FEATURES, FEATURE_NAMES, clip_features, codec_features
 from fvc.features.image import IMAGE_FEATURE_NAMES, image_features
 
-__all__ = ["CLIP_FEATURES", "feature_columns", "merge_feature_shards", "shard_features"]
+__all__ = ["CLIP_FEATURES", "clip_table_row", "feature_columns", "merge_feature_shards", "shard_features"]
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def shard_features(manifest_path: str | Path, *, progress: bool = False) -> pd.D
         array = load_clip(manifest_path.parent, clip.array)
         # Letterbox padding is not picture: measure the content box only.
         box = (slice(None), slice(clip.pad_top, clip.pad_top + clip.content_height), slice(clip.pad_left, clip.pad_left + clip.content_width))
-        content = np.asarray(array[box])
-        rows.append({"video_id": clip.video_id, "copy": int(clip.copy), **clip_features(content), **image_features(content)})
+        rows.append({"video_id": clip.video_id, "copy": int(clip.copy), **_pixel_features(np.asarray(array[box]))})
     return pd.DataFrame(rows, columns=[*KEYS, *CLIP_FEATURES])
 
 
@@ -42,11 +41,25 @@ def merge_feature_shards(shard_paths: Iterable[str | Path], videos: pd.DataFrame
     shards = [pd.read_parquet(path) for path in shard_paths]
     features = pd.concat(shards, ignore_index=True) if shards else pd.DataFrame(columns=[*KEYS, *CLIP_FEATURES])
     codec = pd.DataFrame(
-        [{"video_id": v.video_id, **codec_features(v.bitrate, v.fps, v.width, v.height, v.codec, v.gop)} for v in videos.itertuples(index=False)],
+        [{"video_id": v.video_id, **_codec(v)} for v in videos.itertuples(index=False)],
         columns=["video_id", *CODEC_FEATURES],
     )
     merged = features.merge(codec, on="video_id", how="left", validate="many_to_one")
     return merged.sort_values(list(KEYS), kind="stable").reset_index(drop=True)
+
+
+def clip_table_row(content: np.ndarray, info: object) -> dict[str, float]:
+    """Every feature column of one clip (its picture box) and its file's probe: one row of a merged table."""
+    return {**_pixel_features(content), **_codec(info)}
+
+
+def _pixel_features(content: np.ndarray) -> dict[str, float]:
+    return {**clip_features(content), **image_features(content)}
+
+
+def _codec(video: object) -> dict[str, float]:
+    """Codec cues from an index row or a :class:`fvc.io.video.VideoInfo` (same attribute names)."""
+    return codec_features(video.bitrate, video.fps, video.width, video.height, video.codec, video.gop)
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:

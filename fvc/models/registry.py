@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DATA_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "list_models", "register_model", "resolve_params"]
+__all__ = [
+    "DATA_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "list_models", "model_kwargs",
+    "register_model", "resolve_params",
+]  # fmt: skip
 
 # Family modules that register models; imported on first lookup so importing the registry stays cheap.
-_FAMILY_MODULES = ("fvc.models.classical",)
+_FAMILY_MODULES = ("fvc.models.classical", "fvc.models.cnn2d", "fvc.models.vit_temporal", "fvc.models.video3d", "fvc.models.inception3d")
 
-# Parameters that choose the data a model reads rather than the model itself; never passed to builders.
+# Parameters that choose the data a model reads or how it is trained rather than the model itself; never
+# passed to builders. The training engine reads them (see fvc.train.engine.TrainConfig).
 DATA_PARAMS = frozenset({"clipset"})
+TRAIN_PARAMS = frozenset({
+    "epochs", "batch_size", "accumulate", "lr", "backbone_lr", "weight_decay", "warmup_epochs", "patience",
+    "grad_clip", "amp", "num_workers", "inner_val_fraction", "label_smoothing",
+})  # fmt: skip
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
@@ -44,6 +53,8 @@ class ModelSpec:
     default_params: Mapping[str, Any] = field(default_factory=dict)
     resources: Resources = Resources()
     description: str = ""
+    # Input normalisation and other data facts the model needs (timm's pretrained_cfg, in spirit).
+    default_cfg: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def needs_gpu(self) -> bool:
@@ -56,6 +67,7 @@ def register_model(
     input: str,
     default_params: Mapping[str, Any] | None = None,
     resources: Resources | None = None,
+    default_cfg: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: file the builder under its ``__name__`` with its scheduling metadata."""
 
@@ -72,6 +84,7 @@ def register_model(
             default_params=dict(default_params or {}),
             resources=resources or Resources(),
             description=doc[0] if doc else "",
+            default_cfg=dict(default_cfg or {}),
         )
         return builder
 
@@ -99,10 +112,25 @@ def resolve_params(name: str, overrides: Mapping[str, Any] | None = None) -> dic
     return params
 
 
+def model_kwargs(name: str, params: Mapping[str, Any] | None = None, clip: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The builder's share of ``params``: defaults and overrides, minus data and training parameters.
+
+    Geometry a builder takes (``frames``, ``size``, ``img_size``) and config leaves unset comes from the
+    clipset the model reads (``clip``): a model is shaped by the clips it is given.
+    """
+    kwargs = {k: v for k, v in resolve_params(name, params).items() if k not in DATA_PARAMS | TRAIN_PARAMS}
+    if clip:
+        accepted = inspect.signature(get_spec(name).builder).parameters
+        for key, source in (("frames", "frames"), ("size", "size"), ("img_size", "size")):
+            if key in accepted and not kwargs.get(key):
+                kwargs[key] = clip[source]
+    return kwargs
+
+
 def create(name: str, **params: Any) -> Any:
-    """Build model ``name``; data-choosing params (``clipset``) and ``None`` values are dropped."""
+    """Build model ``name``; data and training params (``clipset``, ``epochs``...) and ``None`` values are dropped."""
     spec = get_spec(name)
-    kwargs = {k: v for k, v in resolve_params(name, params).items() if k not in DATA_PARAMS}
+    kwargs = model_kwargs(name, params)
     try:
         return spec.builder(**kwargs)
     except TypeError as exc:

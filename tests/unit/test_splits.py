@@ -56,3 +56,18 @@ def test_too_few_groups_or_one_class_is_a_clear_error():
     only_real = pd.DataFrame({"video_id": list("abcd"), "group": list("abcd"), "label": ["real"] * 4})
     with pytest.raises(ValueError, match="no 'fake' videos"):
         make_folds(only_real, 2, seed=0)
+
+
+def test_inner_validation_is_grouped_and_inside_training():
+    from fvc.data.splits import inner_validation
+
+    videos = corpus()
+    folds = make_folds(videos, 5, seed=0)
+    fit, stop = inner_validation(folds, 2, 0.2, seed=0)
+    train, val = train_val_ids(folds, 2)
+    assert set(fit) | set(stop) == set(train) and set(fit).isdisjoint(stop) and set(stop).isdisjoint(val)
+    groups = folds.set_index("video_id")["group"]
+    assert set(groups[list(fit)]).isdisjoint(groups[list(stop)])
+    assert 0.1 < len(stop) / len(train) < 0.3
+    again = inner_validation(folds, 2, 0.2, seed=0)
+    assert fit.equals(again[0]) and stop.equals(again[1])

@@ -15,8 +15,8 @@ def test_dry_run_of_the_full_dag(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts == {
-        "synth": 1, "index": 1, "split": 1, "clips": 2, "features": 2, "merge_features": 1,
-        "train": 8, "compare": 1, "rejected": 1, "all": 1,
+        "synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train_sklearn": 8,
+        "train_torch": 2, "compare": 1, "paired": 1, "plots": 1, "registry": 1, "rejected": 1, "all": 1,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()
 
@@ -24,7 +24,9 @@ def test_dry_run_of_the_full_dag(tmp_path):
 def test_one_target_builds_only_what_it_needs(tmp_path):
     proc = run_snakemake(tmp_path, "-n", "results/models/logistic_regression/fold_0/training_complete")
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 2, "features": 2, "merge_features": 1, "train": 1}
+    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 2, "features": 2, "merge_features": 1, "train_sklearn": 1}
+    proc = run_snakemake(tmp_path, "-n", "results/models/naive_cnn/fold_1/training_complete")
+    assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 2, "train_torch": 1}
 
 
 def test_invalid_config_stops_before_any_job(tmp_path):

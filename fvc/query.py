@@ -1,0 +1,166 @@
+"""``fvc query``: SQL over a results folder with DuckDB, each output table registered as a view.
+
+The workflow's outputs are Parquet and CSV files spread over many folders (one predictions file per model
+and fold). DuckDB reads them where they lie, so a question such as "which videos does every model get
+wrong?" is one SQL statement instead of a pandas script, and nothing is copied or converted.
+
+Views (those whose files exist; see ``VIEWS``): ``videos``, ``folds``, ``features`` (every clipset, with a
+``clipset`` column), ``metrics``, ``predictions`` (every fold, with ``model``), ``rejected``, plus
+``summary``, ``paired`` and ``registry`` from the comparison.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["FORMATS", "VIEWS", "QueryError", "View", "connect", "format_rows", "run_query"]
+
+FORMATS = ("table", "csv", "json")
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    patterns: tuple[str, ...]  # candidates relative to the results folder; the first that matches is used
+    select: str  # SQL with {src} for the quoted path or glob
+    description: str
+
+
+# The regular expressions read the model and clipset from the file's path (DuckDB's filename column).
+VIEWS: tuple[View, ...] = (
+    View("videos", ("index/videos.parquet",), "SELECT * FROM read_parquet({src})",
+         "one row per indexed video: video_id, path, label, group, family, size, codec..."),
+    View("folds", ("splits/folds.parquet",), "SELECT * FROM read_parquet({src})",
+         "video_id, group, label, fold"),
+    View("features", ("features/*.parquet",),
+         r"SELECT regexp_extract(filename, '([^/\\]+)\.parquet$', 1) AS clipset, * EXCLUDE (filename) "
+         "FROM read_parquet({src}, filename = true, union_by_name = true) "
+         r"WHERE NOT regexp_matches(filename, '[/\\]\.[^/\\]+$')",  # an atomic write's hidden temp file
+         "merged features of every clipset (clipset, video_id, copy, feature columns)"),
+    View("metrics", ("compare/metrics.parquet",), "SELECT * FROM read_parquet({src})",
+         "model x fold x level (video, clip) metrics"),
+    View("predictions", ("models/*/fold_*/predictions.parquet",),
+         r"SELECT regexp_extract(filename, '([^/\\]+)[/\\]fold_[0-9]+[/\\]predictions\.parquet$', 1) AS model, "
+         "* EXCLUDE (filename) FROM read_parquet({src}, filename = true, union_by_name = true)",
+         "every fold's validation predictions: model, video_id, copy, fold, label (1 = fake), score = P(fake)"),
+    View("rejected", ("rejected.csv", "index/rejected.csv"), "SELECT * FROM read_csv({src}, header = true, all_varchar = true)",
+         "every input left out, with the stage and reason"),
+    View("summary", ("compare/summary.csv",), "SELECT * FROM read_csv({src}, header = true)",
+         "mean and std over folds per model (video level)"),
+    View("paired", ("compare/paired.csv",), "SELECT * FROM read_csv({src}, header = true)",
+         "paired model comparison: AUC differences, bootstrap CI, Wilcoxon p"),
+    View("registry", ("registry.json",), "SELECT * FROM read_json({src})",
+         "model files with metrics, params, config hash and code version"),
+)  # fmt: skip
+
+
+class QueryError(Exception):
+    """A query that cannot run; the message names the views that exist and those that do not."""
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _source(results: Path, view: View) -> str | None:
+    for pattern in view.patterns:
+        if any(results.glob(pattern)):
+            return (results / pattern).as_posix()
+    return None
+
+
+def connect(results: str | Path = "results") -> tuple[duckdb.DuckDBPyConnection, dict[str, str | None]]:
+    """An in-memory DuckDB connection with a view per results table that exists.
+
+    Returns the connection and ``{view: source path or glob, or None when its files are missing}``. Paths
+    are absolute, so the views work whatever the working directory is later.
+    """
+    import duckdb  # imported here so that listing the views (``fvc query --help``) does not load DuckDB
+
+    root = Path(results).resolve()
+    if not root.is_dir():
+        raise QueryError(f"results folder {results} does not exist")
+    con = duckdb.connect(":memory:")
+    sources: dict[str, str | None] = {}
+    for view in VIEWS:
+        src = _source(root, view)
+        sources[view.name] = src
+        if src is not None:
+            con.execute(f"CREATE VIEW {view.name} AS {view.select.format(src=_sql_string(src))}")
+    return con, sources
+
+
+def run_query(sql: str, results: str | Path = "results") -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` against the views of ``results``; returns column names and rows (empty for statements)."""
+    import duckdb
+
+    con, sources = connect(results)
+    try:
+        cursor = con.execute(sql)
+        if cursor.description is None:
+            return [], []
+        columns = [d[0] for d in cursor.description]
+        return columns, cursor.fetchall()
+    except duckdb.Error as exc:
+        present = ", ".join(name for name, src in sources.items() if src) or "none"
+        missing = [f"{v.name} ({' or '.join(v.patterns)})" for v in VIEWS if sources[v.name] is None]
+        hint = f"\nviews: {present}" + (f"\nnot found under {results}: {', '.join(missing)}" if missing else "")
+        raise QueryError(f"{exc}{hint}") from None
+    finally:
+        con.close()
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table") -> str:
+    """Render a result as an aligned text table, CSV, or a JSON list of objects (NaN becomes null)."""
+    if fmt == "json":
+        records = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+        return json.dumps(records, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else str(v) for v in row] for row in rows])
+        return buffer.getvalue()
+    if fmt != "table":
+        raise ValueError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
+    if not columns:
+        return ""
+    cells = [[_text(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(row[i]) or row[i] is None for row in rows) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)).rstrip()
+
+    out = [line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out) + "\n"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,330 @@
+"""The one training loop for every torch model.
+
+AdamW with a separate learning rate for the pretrainable ``backbone``; linear warm-up then cosine decay,
+stepped per optimizer update; automatic mixed precision on CUDA (bf16 where supported, else fp16 with a
+gradient scaler; off on CPU); gradient accumulation and clipping; class-weighted cross-entropy; early
+stopping on validation F1; a checkpoint after every epoch and exact resumption from it; halving the batch
+(and doubling accumulation) on CUDA out-of-memory; per-epoch history with data-loading time and peak
+memory; optional experiment tracking.
+
+Reproducibility on CPU: the shuffle order and every random draw of an epoch derive from (seed, epoch),
+and the checkpoint restores all generator states, so "train 4 epochs" and "train 2, get killed, resume"
+end with identical weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import f1_score, roc_auc_score
+from torch import nn
+from tqdm import tqdm
+
+from fvc.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from fvc.train.data import ClipDataset, make_loader
+from fvc.train.oom import BatchPlan, free_memory, is_out_of_memory
+
+__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "predict", "train"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = [
+    "epoch", "lr", "backbone_lr", "train_loss", "val_loss", "val_f1", "val_auc", "batch_size", "accumulate",
+    "seconds", "data_seconds", "peak_memory_mb",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (model params of the same names override the defaults)."""
+
+    epochs: int = 6
+    batch_size: int = 8
+    accumulate: int = 1
+    lr: float = 1e-3
+    backbone_lr: float | None = None  # None: same as lr
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    patience: int = 3
+    grad_clip: float = 1.0
+    amp: bool = True  # only ever used on CUDA
+    num_workers: int = 0
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in params.items() if k in names and v is not None}
+        return cls(**{**values, **overrides})
+
+
+class Tracker(Protocol):
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    history: pd.DataFrame
+    best_epoch: int
+    best_f1: float
+    backoffs: list[str] = field(default_factory=list)
+    plan: BatchPlan | None = None
+    resumed_from: int | None = None
+
+
+def train(
+    model: nn.Module,
+    train_set: ClipDataset,
+    val_set: ClipDataset,
+    cfg: TrainConfig,
+    *,
+    checkpoint: str | Path,
+    fingerprint: str = "",
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> TrainResult:
+    """Train ``model`` in place and leave the best epoch's weights in it.
+
+    ``checkpoint`` is written after every epoch and resumed from when present and its fingerprint matches.
+    ``stop_after_epoch`` ends the run after that epoch as if the job had been killed there (for tests).
+    """
+    device = _device(cfg.device)
+    model.to(device)
+    plan = BatchPlan(cfg.batch_size, cfg.accumulate)
+    steps_per_epoch = math.ceil(math.ceil(len(train_set) / plan.batch_size) / plan.accumulate)
+    optimizer = _optimizer(model, cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(cfg, steps_per_epoch))
+    amp_dtype = _amp_dtype(device, cfg.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    criterion = nn.CrossEntropyLoss(weight=_class_weights(train_set.labels).to(device), label_smoothing=cfg.label_smoothing)
+
+    state = {"epoch": -1, "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [], "best_state": None}
+    resumed = load_checkpoint(checkpoint, fingerprint)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        scaler.load_state_dict(resumed["scaler"])
+        plan = BatchPlan(resumed["batch_size"], resumed["accumulate"])
+        restore_rng(resumed["rng"])
+        state.update({k: resumed[k] for k in ("epoch", "best_f1", "best_epoch", "bad_epochs", "history", "best_state")})
+        log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
+    else:
+        _save(checkpoint, model, optimizer, scheduler, scaler, plan, state, fingerprint)  # the epoch -1 state OOM retries return to
+    resumed_from = state["epoch"] if resumed is not None else None
+    backoffs: list[str] = []
+
+    epoch = state["epoch"] + 1
+    while epoch < cfg.epochs and state["bad_epochs"] < cfg.patience:
+        _seed_epoch(cfg.seed, epoch)
+        if hasattr(model, "on_epoch_start"):
+            model.on_epoch_start(epoch)
+        started = time.perf_counter()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        try:
+            train_loss, data_seconds = _train_epoch(model, train_set, plan, cfg, epoch, optimizer, scheduler, scaler, criterion, amp_dtype, device, progress)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # Back to the state at the start of this epoch, with half the batch and twice the accumulation.
+            free_memory()
+            new_plan = plan.halved()
+            message = f"epoch {epoch}: out of memory at batch size {plan.batch_size}; retrying with {new_plan.batch_size} x {new_plan.accumulate} accumulation"
+            log.warning(message)
+            backoffs.append(message)
+            snapshot = load_checkpoint(checkpoint, fingerprint)
+            model.load_state_dict(snapshot["model"])
+            optimizer.load_state_dict(snapshot["optimizer"])
+            scheduler.load_state_dict(snapshot["scheduler"])
+            scaler.load_state_dict(snapshot["scaler"])
+            plan = new_plan
+            continue
+        probs, val_loss = predict(model, val_set, batch_size=plan.batch_size, device=device, amp_dtype=amp_dtype, criterion=criterion)
+        val_f1, val_auc = _f1_auc(val_set.labels, probs)
+        row = {
+            "epoch": epoch, "lr": optimizer.param_groups[-1]["lr"], "backbone_lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss, "val_loss": val_loss, "val_f1": val_f1, "val_auc": val_auc,
+            "batch_size": plan.batch_size, "accumulate": plan.accumulate, "seconds": time.perf_counter() - started,
+            "data_seconds": data_seconds, "peak_memory_mb": _peak_memory_mb(device),
+        }  # fmt: skip
+        state["history"].append(row)
+        if tracker is not None:
+            tracker.log_metrics({k: float(v) for k, v in row.items() if k != "epoch" and v == v}, step=epoch)
+        if val_f1 > state["best_f1"]:
+            state.update(best_f1=val_f1, best_epoch=epoch, bad_epochs=0, best_state=_cpu_state(model))
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        log.info("epoch %d: train loss %.4f, val loss %.4f, val F1 %.3f, AUC %.3f (%.1fs, data %.1fs)",
+                 epoch, train_loss, val_loss, val_f1, val_auc, row["seconds"], data_seconds)  # fmt: skip
+        _save(checkpoint, model, optimizer, scheduler, scaler, plan, state, fingerprint)
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            break
+        epoch += 1
+
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
+    return TrainResult(history, state["best_epoch"], state["best_f1"], backoffs, plan, resumed_from)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    dataset: ClipDataset,
+    *,
+    batch_size: int = 8,
+    device: torch.device | str | None = None,
+    amp_dtype: torch.dtype | None = None,
+    criterion: nn.Module | None = None,
+) -> tuple[np.ndarray, float]:
+    """P(fake) for every sample of ``dataset`` in its order, and the mean loss when ``criterion`` is given."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    probs = np.zeros(len(dataset), dtype=np.float64)
+    total, count = 0.0, 0
+    loader = make_loader(dataset, batch_size, shuffle=False, seed=0)
+    batches = iter(loader.batch_sampler)
+    for (clips, labels), indices in zip(loader, batches, strict=True):
+        clips, labels = clips.to(device), labels.to(device)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits = model(clips)
+        logits = logits.float()
+        probs[indices] = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
+        if criterion is not None:
+            total += float(criterion(logits, labels)) * len(labels)
+            count += len(labels)
+    return probs, (total / count if count else float("nan"))
+
+
+def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler, criterion, amp_dtype, device, progress) -> tuple[float, float]:
+    model.train()
+    loader = make_loader(dataset, plan.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
+    loader.batch_sampler.set_epoch(epoch)
+    total, count, data_seconds = 0.0, 0, 0.0
+    optimizer.zero_grad(set_to_none=True)
+    n_batches = len(loader)
+    waited = time.perf_counter()
+    bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
+    for step, (clips, labels) in enumerate(bar):
+        data_seconds += time.perf_counter() - waited
+        clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            loss = criterion(model(clips).float(), labels)
+        scaler.scale(loss / plan.accumulate).backward()
+        total += float(loss.detach()) * len(labels)
+        count += len(labels)
+        if (step + 1) % plan.accumulate == 0 or step + 1 == n_batches:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+        bar.set_postfix(loss=f"{total / count:.4f}")
+        waited = time.perf_counter()
+    return total / max(count, 1), data_seconds
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; the ``backbone`` gets ``backbone_lr``, every other parameter ``lr``; no decay on norms and biases."""
+    backbone = getattr(model, "backbone", None)
+    backbone_ids = {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {(b, d): [] for b in (True, False) for d in (True, False)}
+    for _, p in model.named_parameters():
+        groups[(id(p) in backbone_ids, p.ndim > 1)].append(p)
+    backbone_lr = cfg.backbone_lr if cfg.backbone_lr is not None else cfg.lr
+    param_groups = [
+        {"params": params, "lr": backbone_lr if is_backbone else cfg.lr, "weight_decay": cfg.weight_decay if decay else 0.0}
+        for (is_backbone, decay), params in groups.items()
+        if params
+    ]  # backbone groups first: history's backbone_lr reads param_groups[0]
+    return torch.optim.AdamW(param_groups)
+
+
+def _warmup_cosine(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    warmup = max(1, round(cfg.warmup_epochs * steps_per_epoch)) if cfg.warmup_epochs > 0 else 0
+    total = max(1, cfg.epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return 0.1 + 0.9 * step / warmup  # linear from 10 % of the learning rate
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _class_weights(labels: np.ndarray) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=2).astype(np.float64)
+    weights = len(labels) / (2.0 * np.maximum(counts, 1.0))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _f1_auc(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    f1 = float(f1_score(labels, probs >= 0.5, zero_division=0))
+    auc = float(roc_auc_score(labels, probs)) if len(np.unique(labels)) == 2 else float("nan")
+    return f1, auc
+
+
+def _seed_epoch(seed: int, epoch: int) -> None:
+    # Every random draw of an epoch (dropout, stochastic depth) depends on (seed, epoch) only.
+    torch.manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS on CPU
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save(path, model, optimizer, scheduler, scaler, plan: BatchPlan, state: dict[str, Any], fingerprint: str) -> None:
+    save_checkpoint(
+        path,
+        {
+            "fingerprint": fingerprint,
+            "model": _cpu_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "batch_size": plan.batch_size,
+            "accumulate": plan.accumulate,
+            "rng": rng_state(),
+            **{k: state[k] for k in ("epoch", "best_f1", "best_epoch", "bad_epochs", "history", "best_state")},
+        },
+    )
+
+
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,94 @@
+"""Train a torch model on one fold: data from the clip shards, the engine, predictions on the held-out fold."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import f1_score
+
+from fvc.data.splits import fold_rows, inner_validation
+from fvc.models import create, get_spec
+from fvc.models.registry import model_kwargs
+from fvc.train.checkpoint import fingerprint as make_fingerprint
+from fvc.train.data import ClipDataset, clip_rows
+from fvc.train.engine import TrainConfig, TrainResult, Tracker, predict, train
+
+__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TorchFit:
+    model: torch.nn.Module
+    predictions: pd.DataFrame  # video_id, copy, fold, label, score
+    result: TrainResult
+    threshold: float  # chosen on the inner validation videos
+    n_fit_videos: int
+    n_early_stopping_videos: int
+    kwargs: dict[str, Any]  # what the builder was called with: rebuilding the model needs exactly these
+
+
+def input_layout(name: str) -> str:
+    """``frames`` models take (B, T, C, H, W); ``clip`` (3D) models take (B, C, T, H, W)."""
+    return "clip" if get_spec(name).input == "clip" else "frames"
+
+
+def fit_torch_fold(
+    name: str,
+    params: dict[str, Any],
+    *,
+    manifests: list[str | Path],
+    folds: pd.DataFrame,
+    fold: int,
+    seed: int,
+    checkpoint: str | Path,
+    clip_recipe: dict[str, Any] | None = None,
+    threads: int = 1,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> TorchFit:
+    spec = get_spec(name)
+    torch.set_num_threads(max(1, threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
+    rows = clip_rows(manifests, labels)
+    train_rows, heldout_rows = fold_rows(rows, folds, fold)
+    fit_ids, stop_ids = inner_validation(folds, fold, float(params.get("inner_val_fraction", 0.2)), seed)
+    fit_rows = train_rows[train_rows["video_id"].isin(fit_ids)]
+    stop_rows = train_rows[train_rows["video_id"].isin(stop_ids) & (train_rows["copy"] == 0)]
+    layout = input_layout(name)
+    mean, std = spec.default_cfg.get("mean", (0.5,) * 3), spec.default_cfg.get("std", (0.5,) * 3)
+    datasets = [ClipDataset(r, mean=mean, std=std, layout=layout) for r in (fit_rows, stop_rows, heldout_rows)]
+
+    kwargs = model_kwargs(name, params, clip_recipe)
+    cfg = TrainConfig.from_params(params, seed=seed)
+    torch.manual_seed(seed)  # model initialisation
+    model = create(name, **kwargs)
+    fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist())
+    log.info("fold %d: %s on %d clips (%d videos), early stopping on %d, held-out %d",
+             fold, name, len(fit_rows), len(fit_ids), len(stop_rows), len(heldout_rows))  # fmt: skip
+    result = train(model, datasets[0], datasets[1], cfg, checkpoint=checkpoint, fingerprint=fp, tracker=tracker,
+                   progress=progress, stop_after_epoch=stop_after_epoch)  # fmt: skip
+    stop_probs, _ = predict(model, datasets[1], batch_size=result.plan.batch_size)
+    threshold = best_threshold(datasets[1].labels, stop_probs)
+    scores, _ = predict(model, datasets[2], batch_size=result.plan.batch_size)
+    predictions = pd.DataFrame({"video_id": heldout_rows["video_id"].to_numpy(), "copy": heldout_rows["copy"].to_numpy(),
+                                "fold": fold, "label": heldout_rows["label"].to_numpy(), "score": scores})  # fmt: skip
+    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs)
+
+
+def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold maximising F1 on (inner validation) data; 0.5 when it cannot be chosen."""
+    if len(labels) == 0 or len(np.unique(labels)) < 2:
+        return 0.5
+    candidates = np.unique(np.concatenate([scores, [0.5]]))
+    f1 = [f1_score(labels, scores >= c, zero_division=0) for c in candidates]
+    return float(candidates[int(np.argmax(f1))])

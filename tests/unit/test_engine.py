@@ -1,0 +1,162 @@
+"""The training engine: learning, exact resumption after a kill, out-of-memory back-off, schedules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from fvc.models import create
+from fvc.train.data import BucketBatchSampler, ClipDataset
+from fvc.train.engine import TrainConfig, _warmup_cosine, predict, train
+from fvc.train.oom import BatchPlan, OutOfMemoryGiveUp
+
+
+def dataset(tmp_path, n: int = 24, seed: int = 0, shapes=((4, 16, 16),)) -> ClipDataset:
+    """Clips whose fake ones carry a bright square: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        t, h, w = shapes[i % len(shapes)]
+        clip = rng.integers(0, 120, (t, h, w, 3), dtype=np.uint8)
+        if label:
+            clip[:, 4:10, 4:10] = 250
+        path = tmp_path / f"c{seed}_{i}.npy"
+        np.save(path, clip)
+        rows.append({"path": str(path), "label": label, "frames": t, "height": h, "width": w})
+    return ClipDataset(pd.DataFrame(rows), mean=(0.5,) * 3, std=(0.5,) * 3)
+
+
+CFG = TrainConfig(epochs=4, batch_size=4, accumulate=2, lr=3e-3, warmup_epochs=1, patience=10, seed=0)
+
+
+def weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_engine_learns_and_records_history(tmp_path):
+    torch.manual_seed(0)
+    model = create("naive_cnn")
+    result = train(model, dataset(tmp_path), dataset(tmp_path, seed=1), TrainConfig(epochs=8, batch_size=4, lr=3e-3, patience=10),
+                   checkpoint=tmp_path / "ck.pt", progress=False)  # fmt: skip
+    history = result.history
+    assert list(history["epoch"]) == list(range(8))
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert result.best_f1 == history["val_f1"].max() and result.best_f1 > 0.8
+    assert (history["data_seconds"] <= history["seconds"]).all() and (history["peak_memory_mb"] > 0).all()
+    probs, _ = predict(model, dataset(tmp_path, seed=2))
+    assert ((probs >= 0.5) == dataset(tmp_path, seed=2).labels).mean() > 0.8
+
+
+def test_killed_after_two_epochs_and_resumed_equals_uninterrupted(tmp_path):
+    train_set, val_set = dataset(tmp_path), dataset(tmp_path, seed=1)
+
+    torch.manual_seed(0)
+    straight = create("naive_cnn")
+    full = train(straight, train_set, val_set, CFG, checkpoint=tmp_path / "a.pt", fingerprint="x", progress=False)
+
+    torch.manual_seed(0)
+    first = create("naive_cnn")
+    partial = train(first, train_set, val_set, CFG, checkpoint=tmp_path / "b.pt", fingerprint="x", progress=False, stop_after_epoch=1)
+    assert list(partial.history["epoch"]) == [0, 1]
+    del first  # the killed process is gone; a new one starts from the checkpoint
+    torch.manual_seed(123)  # a restarted job's fresh initialisation must not matter
+    second = create("naive_cnn")
+    resumed = train(second, train_set, val_set, CFG, checkpoint=tmp_path / "b.pt", fingerprint="x", progress=False)
+    assert resumed.resumed_from == 1
+    for key, value in weights(straight).items():
+        torch.testing.assert_close(weights(second)[key], value, rtol=0, atol=0, msg=key)
+    pd.testing.assert_frame_equal(full.history.drop(columns=["seconds", "data_seconds", "peak_memory_mb"]),
+                                  resumed.history.drop(columns=["seconds", "data_seconds", "peak_memory_mb"]))  # fmt: skip
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    train_set, val_set = dataset(tmp_path), dataset(tmp_path, seed=1)
+    train(create("naive_cnn"), train_set, val_set, CFG, checkpoint=tmp_path / "c.pt", fingerprint="one", progress=False, stop_after_epoch=0)
+    again = train(create("naive_cnn"), train_set, val_set, CFG, checkpoint=tmp_path / "c.pt", fingerprint="two", progress=False)
+    assert again.resumed_from is None and list(again.history["epoch"]) == [0, 1, 2, 3]
+
+
+class OOMAbove(nn.Module):
+    """A model whose forward fails like a CUDA allocator above ``limit`` samples per batch."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.backbone = nn.Conv2d(3, 4, 3)
+        self.head = nn.Linear(4, 2)
+        self.seen: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.shape[0])
+        if self.training and x.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        b, t = x.shape[:2]
+        features = self.backbone(x.flatten(0, 1)).mean(dim=(2, 3))
+        return self.head(features).view(b, t, -1).mean(dim=1)
+
+
+def test_out_of_memory_halves_batch_keeps_effective_batch(tmp_path, caplog):
+    model = OOMAbove(limit=2)
+    cfg = TrainConfig(epochs=2, batch_size=8, accumulate=1, patience=10)
+    result = train(model, dataset(tmp_path), dataset(tmp_path, seed=1), cfg, checkpoint=tmp_path / "o.pt", progress=False)
+    assert len(result.backoffs) == 2 and "batch size 8" in result.backoffs[0] and "batch size 4" in result.backoffs[1]
+    assert result.plan == BatchPlan(2, 4)
+    assert (result.history["batch_size"] * result.history["accumulate"] == 8).all()
+    assert list(result.history["epoch"]) == [0, 1]
+    assert sum("out of memory" in r.message for r in caplog.records) == 2
+
+
+def test_out_of_memory_at_batch_size_one_gives_up(tmp_path):
+    with pytest.raises(OutOfMemoryGiveUp, match="batch size 1"):
+        train(OOMAbove(limit=0), dataset(tmp_path), dataset(tmp_path, seed=1), TrainConfig(epochs=1, batch_size=2),
+              checkpoint=tmp_path / "g.pt", progress=False)  # fmt: skip
+
+
+def test_warmup_then_cosine_schedule():
+    factor = _warmup_cosine(TrainConfig(epochs=10, warmup_epochs=1), steps_per_epoch=10)
+    values = [factor(s) for s in range(100)]
+    assert values[0] == pytest.approx(0.1) and max(values) == pytest.approx(1.0, abs=0.01)
+    assert np.argmax(values) == 10 and values[-1] < 0.05
+    assert all(a >= b for a, b in zip(values[10:], values[11:]))
+
+
+def test_differential_learning_rates(tmp_path):
+    model = create("transfer", backbone="resnet18")
+    cfg = TrainConfig(epochs=1, batch_size=4, lr=1e-3, backbone_lr=1e-5, warmup_epochs=0)
+    result = train(model, dataset(tmp_path, n=8, shapes=((2, 32, 32),)), dataset(tmp_path, n=4, seed=1, shapes=((2, 32, 32),)), cfg,
+                   checkpoint=tmp_path / "d.pt", progress=False)  # fmt: skip
+    row = result.history.iloc[0]
+    assert row["backbone_lr"] / row["lr"] == pytest.approx(1e-2)
+
+
+def test_bucket_sampler_keeps_shapes_apart_and_reshuffles_by_epoch():
+    shapes = [(4, 112, 200), (4, 256, 144)] * 6
+    sampler = BucketBatchSampler(shapes, 4, shuffle=True, seed=0)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    assert all(len({shapes[i] for i in b}) == 1 for b in batches)
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    sampler.set_epoch(0)
+    assert list(sampler) == batches
+
+
+def test_mixed_aspect_ratio_batches_train(tmp_path):
+    class Pool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Conv2d(3, 8, 3, padding=1)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            b, t = x.shape[:2]
+            return self.head(self.backbone(x.flatten(0, 1)).amax(dim=(2, 3))).view(b, t, -1).mean(1)
+
+    mixed = ((2, 16, 32), (2, 32, 16))
+    result = train(Pool(), dataset(tmp_path, shapes=mixed), dataset(tmp_path, seed=1, shapes=mixed), TrainConfig(epochs=2, batch_size=4),
+                   checkpoint=tmp_path / "m.pt", progress=False)  # fmt: skip
+    assert len(result.history) == 2

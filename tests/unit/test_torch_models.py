@@ -1,0 +1,121 @@
+"""Torch models: forward/backward at tiny sizes, and offline pretrained-weight loading with clear errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import timm
+import torch
+
+from fvc.models import create, get_spec, list_models
+from fvc.models.weights import PretrainedError, create_backbone
+from tests.conftest import REPO
+
+TINY = {
+    "naive_cnn": {},
+    "vit_gru": {"img_size": 32, "vit": "vit_tiny_patch16_224"},
+    "vit_transformer": {"img_size": 32, "vit": "vit_tiny_patch16_224"},
+    "transfer": {"backbone": "resnet18"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_forward_backward_on_cpu(name):
+    torch.manual_seed(0)
+    model = create(name, **TINY[name])
+    model.train()
+    if hasattr(model, "on_epoch_start"):
+        model.on_epoch_start(5)  # everything thawed
+    x = torch.randn(2, 3, 3, 32, 32)  # (B, T, C, H, W)
+    logits = model(x)
+    assert logits.shape == (2, 2) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in trainable)
+    spec = get_spec(name)
+    assert spec.kind == "torch" and spec.input == "frames" and {"mean", "std"} <= set(spec.default_cfg)
+
+
+def test_deep_models_are_registered():
+    assert {"naive_cnn", "vit_gru", "vit_transformer", "transfer"} <= set(list_models())
+    assert get_spec("vit_gru").needs_gpu and not get_spec("naive_cnn").needs_gpu
+
+
+def test_naive_cnn_architecture_matches_seed():
+    model = create("naive_cnn")
+    convs = [m.out_channels for m in model.backbone if isinstance(m, torch.nn.Conv2d)]
+    linears = [(m.in_features, m.out_features) for m in model.head if isinstance(m, torch.nn.Linear)]
+    dropout = [m.p for m in model.head if isinstance(m, torch.nn.Dropout)]
+    assert convs == [32, 64, 128] and linears == [(128, 64), (64, 2)] and dropout == [0.5]
+
+
+def test_vit_heads_match_seed():
+    gru = create("vit_gru", img_size=32)
+    assert (gru.sequence.hidden_size, gru.sequence.num_layers) == (256, 2)
+    tf = create("vit_transformer", img_size=32)
+    layer = tf.sequence.layers[0]
+    assert len(tf.sequence.layers) == 2 and layer.self_attn.num_heads == 8 and layer.self_attn.embed_dim == 192
+
+
+def test_transfer_progressive_unfreezing():
+    model = create("transfer", backbone="resnet18", freeze_epochs=1, unfreeze_every=1)
+    model.on_epoch_start(0)
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert all(p.requires_grad for p in model.head.parameters())
+    model.on_epoch_start(1)
+    thawed = [any(p.requires_grad for p in stage.parameters()) for stage in model.stages]
+    assert thawed[-1] and not thawed[0]
+    model.train()
+    assert not model.stages[0].training  # frozen BatchNorm keeps its statistics
+    model.on_epoch_start(100)
+    assert all(p.requires_grad for p in model.backbone.parameters())
+
+
+def test_pretrained_path_loads_into_timm_backbone(tmp_path):
+    source = timm.create_model("resnet18", pretrained=False, num_classes=1000)
+    path = tmp_path / "resnet18_imagenet.pth"
+    torch.save(source.state_dict(), path)
+    model = create("transfer", backbone="resnet18", pretrained=str(path))
+    torch.testing.assert_close(model.backbone.conv1.weight, source.conv1.weight)
+    torch.testing.assert_close(model.backbone.layer4[1].bn2.running_var, source.layer4[1].bn2.running_var)
+
+
+def test_pretrained_vit_checkpoint_resampled_to_clip_size(tmp_path):
+    source = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    path = tmp_path / "vit.pth"
+    torch.save(source.state_dict(), path)
+    model = create("vit_gru", img_size=32, pretrained=str(path))
+    torch.testing.assert_close(model.backbone.blocks[3].attn.qkv.weight, source.blocks[3].attn.qkv.weight)
+    assert model.backbone.pos_embed.shape[1] == 1 + (32 // 16) ** 2
+
+
+def test_mismatched_or_missing_weights_fail_clearly(tmp_path):
+    other = tmp_path / "resnet34.pth"
+    torch.save(timm.create_model("resnet34", pretrained=False).state_dict(), other)
+    with pytest.raises(PretrainedError, match="do not fit backbone 'resnet18'"):
+        create_backbone("resnet18", str(other))
+    with pytest.raises(PretrainedError, match="does not exist"):
+        create("transfer", pretrained=str(tmp_path / "nope.pth"))
+
+
+def test_naive_cnn_weights_round_trip_and_mismatch(tmp_path):
+    trained = create("naive_cnn")
+    path = tmp_path / "naive.pt"
+    torch.save({"state_dict": trained.state_dict()}, path)
+    again = create("naive_cnn", pretrained=str(path))
+    torch.testing.assert_close(again.head[0].weight, trained.head[0].weight)
+    broken = {k: v for k, v in trained.state_dict().items() if not k.startswith("head.3")}
+    broken["backbone.0.weight"] = torch.zeros(16, 3, 3, 3)
+    torch.save(broken, path)
+    with pytest.raises(PretrainedError, match=r"missing: head\.3\.bias, head\.3\.weight; shape mismatch: backbone\.0\.weight"):
+        create("naive_cnn", pretrained=str(path))
+
+
+def test_every_torch_load_is_weights_only():
+    offenders = []
+    for path in [*REPO.glob("fvc/**/*.py"), *REPO.glob("scripts/*.py"), *REPO.glob("benchmarks/*.py")]:
+        for match in re.finditer(r"torch\.load\(([^()]*(?:\([^()]*\)[^()]*)*)\)", path.read_text()):
+            if "weights_only=True" not in match.group(1):
+                offenders.append(f"{path.relative_to(REPO)}: {match.group(0)}")
+    assert not offenders, offenders

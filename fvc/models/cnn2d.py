@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from fvc.models.registry import Resources, register_model
-from fvc.models.weights import PretrainedSpec, create_backbone, load_weights
+from fvc.models.weights import PretrainedSpec, apply_pretrained, create_backbone
 
 __all__ = ["NaiveCNN", "TransferClassifier", "naive_cnn", "transfer"]
 
@@ -112,12 +112,7 @@ class TransferClassifier(nn.Module):
 )
 def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> NaiveCNN:
     """Seed 002's naive per-frame CNN (32-64-128 conv, FC 128-64-2), frame logits averaged."""
-    model = NaiveCNN(dropout=dropout)
-    if pretrained not in (None, False, "false", ""):
-        if pretrained is True:
-            raise ValueError("naive_cnn has no published weights: set pretrained to false or a weights file")
-        load_weights(model, pretrained)
-    return model
+    return apply_pretrained(NaiveCNN(dropout=dropout), pretrained, "naive_cnn")
 
 
 @register_model(

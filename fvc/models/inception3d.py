@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fvc.models.registry import Resources, register_model
-from fvc.models.weights import PretrainedSpec, load_weights
+from fvc.models.weights import PretrainedSpec, apply_pretrained
 
 __all__ = ["Inception3D", "InceptionBlock3D", "variable_ar_cnn"]
 
@@ -68,9 +68,4 @@ class Inception3D(nn.Module):
 )
 def variable_ar_cnn(*, width: int = 16, dropout: float = 0.4, pretrained: PretrainedSpec = False) -> Inception3D:
     """Inception3D blocks -> AdaptiveAvgPool3d -> linear, on letterboxed clips of any aspect ratio (seed 001)."""
-    model = Inception3D(width=width, dropout=dropout)
-    if pretrained not in (None, False, "false", ""):
-        if pretrained is True:
-            raise ValueError("variable_ar_cnn has no published weights: set pretrained to false or a weights file")
-        load_weights(model, pretrained)
-    return model
+    return apply_pretrained(Inception3D(width=width, dropout=dropout), pretrained, "variable_ar_cnn")

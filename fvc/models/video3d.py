@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fvc.models.registry import Resources, register_model
-from fvc.models.weights import PretrainedSpec, load_weights
+from fvc.models.weights import PretrainedSpec, apply_pretrained
 
 __all__ = ["SlowFast", "X3D", "TorchvisionVideo", "r2plus1d", "r3d", "slowfast", "x3d"]
 
@@ -22,15 +22,6 @@ _TRAIN = {"epochs": 2, "batch_size": 4, "accumulate": 2, "lr": 1e-3, "weight_dec
 _VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=2)
 # X3D expansion presets (Feichtenhofer 2020, table 4): clip length and crop; all share width 2.0 and depth 2.2.
 X3D_PRESETS = {"xs": (4, 160), "s": (13, 160), "m": (16, 224)}
-
-
-def _maybe_load(model: nn.Module, pretrained: PretrainedSpec, name: str) -> nn.Module:
-    if pretrained in (None, False, "false", ""):
-        return model
-    if pretrained is True:
-        raise ValueError(f"{name}: published weights are not fetched by fvc; set pretrained to a local weights file")
-    load_weights(model, pretrained)
-    return model
 
 
 class SlowFast(nn.Module):
@@ -91,10 +82,26 @@ class X3D(nn.Module):
             dropout_rate=dropout,
             head_activation=None,
         )
+        _swish_to_silu(self.net)
         self.backbone = nn.ModuleList(list(self.net.blocks)[:-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def _swish_to_silu(module: nn.Module) -> None:
+    """Swap PyTorchVideo's Swish (a Python autograd function) for ``nn.SiLU``, the same x * sigmoid(x).
+
+    A Python autograd function cannot be traced to TorchScript; SiLU is a native op, exports everywhere
+    and computes identical values.
+    """
+    from pytorchvideo.layers.swish import Swish
+
+    for name, child in module.named_children():
+        if isinstance(child, Swish):
+            setattr(module, name, nn.SiLU())
+        else:
+            _swish_to_silu(child)
 
 
 class TorchvisionVideo(nn.Module):
@@ -126,7 +133,7 @@ def slowfast(*, frames: int, size: int, alpha: int = 4, beta_inv: int = 8, model
              pretrained: PretrainedSpec = False) -> SlowFast:  # fmt: skip
     """SlowFast two-pathway network (PyTorchVideo builder); R18 on CPU, model_depth=50 for the paper's R50."""
     model = SlowFast(frames=frames, size=size, alpha=alpha, beta_inv=beta_inv, model_depth=model_depth, dropout=dropout)
-    return _maybe_load(model, pretrained, "slowfast")
+    return apply_pretrained(model, pretrained, "slowfast")
 
 
 @register_model(
@@ -140,7 +147,7 @@ def slowfast(*, frames: int, size: int, alpha: int = 4, beta_inv: int = 8, model
 def x3d(*, frames: int, size: int, depth_factor: float = 2.2, width_factor: float = 2.0, dropout: float = 0.5,
         pretrained: PretrainedSpec = False) -> X3D:  # fmt: skip
     """X3D (PyTorchVideo builder); XS/S/M differ by clip (4x160, 13x160, 16x224), set through the clipset."""
-    return _maybe_load(X3D(frames=frames, size=size, depth_factor=depth_factor, width_factor=width_factor, dropout=dropout), pretrained, "x3d")
+    return apply_pretrained(X3D(frames=frames, size=size, depth_factor=depth_factor, width_factor=width_factor, dropout=dropout), pretrained, "x3d")
 
 
 @register_model(
@@ -149,7 +156,7 @@ def x3d(*, frames: int, size: int, depth_factor: float = 2.2, width_factor: floa
 )  # fmt: skip
 def r3d(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
     """torchvision R3D-18 (full 3D convolutions), baseline."""
-    return _maybe_load(TorchvisionVideo("r3d_18", dropout=dropout), pretrained, "r3d")
+    return apply_pretrained(TorchvisionVideo("r3d_18", dropout=dropout), pretrained, "r3d")
 
 
 @register_model(
@@ -158,4 +165,4 @@ def r3d(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> Torchvis
 )  # fmt: skip
 def r2plus1d(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
     """torchvision R(2+1)D-18 (factorised spatial and temporal convolutions), baseline."""
-    return _maybe_load(TorchvisionVideo("r2plus1d_18", dropout=dropout), pretrained, "r2plus1d")
+    return apply_pretrained(TorchvisionVideo("r2plus1d_18", dropout=dropout), pretrained, "r2plus1d")

@@ -20,7 +20,7 @@ import timm
 import torch
 from torch import nn
 
-__all__ = ["PretrainedError", "PretrainedSpec", "create_backbone", "load_state_dict_file", "load_weights"]
+__all__ = ["PretrainedError", "PretrainedSpec", "apply_pretrained", "create_backbone", "load_state_dict_file", "load_weights"]
 
 PretrainedSpec = bool | str | os.PathLike[str] | None
 
@@ -49,6 +49,19 @@ def create_backbone(name: str, pretrained: PretrainedSpec, **kwargs: Any) -> nn.
     except RuntimeError as exc:
         raise PretrainedError(f"weights in '{path}' do not fit backbone '{name}': {_first_line(exc)}") from exc
     _check_timm_keys(model, name, path)
+    return model
+
+
+def apply_pretrained(model: nn.Module, pretrained: PretrainedSpec, name: str) -> nn.Module:
+    """``pretrained`` for a network fvc builds itself: false keeps the initialisation, a path loads it.
+
+    ``true`` is refused: fvc fetches no published weights for its own networks.
+    """
+    if pretrained in (None, False, "false", "False", ""):
+        return model
+    if pretrained in (True, "true", "True"):
+        raise ValueError(f"{name}: no published weights are fetched for this model; set pretrained to false or a weights file")
+    load_weights(model, pretrained)
     return model
 
 

@@ -71,12 +71,12 @@ def fake_fold(results, name: str, kwargs: dict, recipe: dict) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-@pytest.mark.parametrize(("name", "kwargs"), [("naive_cnn", {}), ("vit_gru", {"img_size": 32})])
+@pytest.mark.parametrize(("name", "kwargs"), [("naive_cnn", {}), ("vit_gru", {"img_size": 32}), ("x3d", {"frames": 3, "size": 32})])
 def test_export_parity_within_1e4(tmp_path, name, kwargs, fmt):
     fake_fold(tmp_path, name, kwargs, {"frames": 3, "size": 32, "scaling": "fixed"})
     report = export_model(tmp_path, name, 0, fmt)
     assert report["max_abs_diff"] < 1e-4
-    assert report["input_shape"] == [2, 3, 3, 32, 32]
+    assert report["input_shape"] == [2, 3, 3, 32, 32]  # (B, T, C, H, W) or (B, C, T, H, W): both 2x3x3x32x32 here
     (loaded,) = load_fold_models(tmp_path, name)
     assert loaded.kind == "torch" and loaded.recipe.frames == 3
 

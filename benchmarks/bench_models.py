@@ -20,10 +20,10 @@ from fvc.models.registry import model_kwargs
 
 # (frames, size, extra builder params) per model: the CPU default and a paper-sized setting.
 CONFIGS = {
-    "naive_cnn": [("default", 6, 112, {}), ("paper", 16, 224, {})],
-    "vit_gru": [("default", 6, 112, {}), ("paper ViT-B/16", 16, 224, {"vit": "vit_base_patch16_224"})],
-    "vit_transformer": [("default", 6, 112, {}), ("paper ViT-B/16", 16, 224, {"vit": "vit_base_patch16_224"})],
-    "transfer": [("default resnet18", 6, 112, {}), ("resnet50", 16, 224, {"backbone": "resnet50"})],
+    "naive_cnn": [("default", 6, 96, {}), ("paper", 16, 224, {})],
+    "vit_gru": [("default", 6, 96, {}), ("paper ViT-B/16", 16, 224, {"vit": "vit_base_patch16_224"})],
+    "vit_transformer": [("default", 6, 96, {}), ("paper ViT-B/16", 16, 224, {"vit": "vit_base_patch16_224"})],
+    "transfer": [("default resnet18", 6, 96, {}), ("resnet50", 16, 224, {"backbone": "resnet50"})],
     "slowfast": [("default R18", 8, 64, {}), ("paper R50 4x16", 32, 224, {"model_depth": 50})],
     "x3d": [("default", 8, 64, {}), ("paper X3D-M", 16, 224, {})],
     "r3d": [("default", 8, 64, {}), ("paper", 16, 112, {})],

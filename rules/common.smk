@@ -131,3 +131,27 @@ def get_all_training_complete(wildcards):
         model=MODELS,
         fold=FOLDS,
     )
+
+
+# Cluster routing (`snakemake --profile profiles/slurm`, docs/cluster.md). Every rule runs in the profile's
+# default partition (FVC_CPU_PARTITION, else "cpu"); the training rules pick theirs per model here: the GPU
+# partition when the model's registry spec needs a GPU, else the CPU partition. A name comes from the
+# environment variable if set, else from config `cluster`, else the built-in default.
+import os
+
+CLUSTER_PARTITIONS = {
+    "cpu_partition": ("FVC_CPU_PARTITION", "cpu"),
+    "gpu_partition": ("FVC_GPU_PARTITION", "gpu"),
+}
+
+
+def cluster_partition(key):
+    env_var, default = CLUSTER_PARTITIONS[key]
+    configured = (config.get("cluster") or {}).get(key)
+    return os.environ.get(env_var) or configured or default
+
+
+def get_slurm_partition(wildcards):
+    """Resource callable for the train rules: the SLURM partition the model's job is sent to."""
+    needs_gpu = get_spec(wildcards.model).needs_gpu
+    return cluster_partition("gpu_partition" if needs_gpu else "cpu_partition")

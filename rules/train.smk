@@ -21,6 +21,7 @@ rule train_sklearn:
     resources:
         mem_mb=get_model_resource("mem_mb"),
         runtime=get_model_resource("runtime"),
+        slurm_partition=get_slurm_partition,
     params:
         model_params=lambda wildcards: model_params(wildcards.model),
         clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
@@ -52,6 +53,7 @@ rule train_torch:
         mem_mb=get_model_resource("mem_mb"),
         runtime=get_model_resource("runtime"),
         gpu=get_model_resource("gpu"),
+        slurm_partition=get_slurm_partition,
     params:
         model_params=lambda wildcards: model_params(wildcards.model),
         clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],

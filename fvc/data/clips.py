@@ -108,11 +108,12 @@ def _video_clips(video, recipe: ClipRecipe, shard_dir: Path, transform, seed: in
         positions = sample_indices(table.count, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
         per_copy = {copy: jitter_positions(positions, table.count, seed, video.video_id, copy, augment.max_jitter) for copy in copies}
         todo = [copy for copy in copies if not _is_complete(shard_dir / names[copy], shape)]
-        strategy = ""
+        # The plan for all copies, whether or not some were already written: a resumed shard's manifest
+        # must equal an uninterrupted one's.
+        strategy = plan_decode(table, np.unique(np.concatenate([per_copy[copy] for copy in copies]))).strategy
         if todo:
             union = np.unique(np.concatenate([per_copy[copy] for copy in todo]))
-            strategy = plan_decode(table, union).strategy
-            decoded = dict(zip(union.tolist(), read_frames(video.file, union, transform, table=table, strategy=strategy)))
+            decoded = dict(zip(union.tolist(), read_frames(video.file, union, transform, table=table)))
             for copy in todo:
                 clip = np.stack([decoded[int(p)] for p in per_copy[copy]])
                 if clip.shape != shape:

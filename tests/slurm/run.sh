@@ -15,7 +15,7 @@
 # Run as root: `bash tests/slurm/run.sh`. Exit status 0: passed; 77: skipped, SLURM cannot run here (the
 # reason is printed); anything else: failed. Environment:
 #   FVC_SLURM_TEST_DIR          scratch folder (default: a new /tmp/fvc-slurm.XXXXXX), kept for inspection
-#   FVC_SLURM_WORKFLOW_TIMEOUT  seconds the Snakemake run may take (default 900)
+#   FVC_SLURM_WORKFLOW_TIMEOUT  seconds the Snakemake run may take (default 1200; it takes about 300-450)
 #
 # The slurm.conf has to be at the default path: the plugin's job step strips SLURM_* variables (SLURM_CONF
 # included) before the nested `srun`, which then reads /etc/slurm/slurm.conf. A slurm.conf this script did
@@ -26,7 +26,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CONF=/etc/slurm/slurm.conf
 MARKER="# written by fvc tests/slurm/run.sh"
 SKIP=77
-STARTED_PIDS=()       # "name:pid" of the daemons this script started, stopped in this order reversed
+STARTED_PIDS=()       # "name:pid" of each daemon this script started; cleanup stops exactly these
 WROTE_CONF=0
 W=""
 
@@ -279,7 +279,7 @@ cancel_one_training_job() {
 }
 
 run_workflow() {
-    local timeout_s=${FVC_SLURM_WORKFLOW_TIMEOUT:-900} t0=$SECONDS status=0
+    local timeout_s=${FVC_SLURM_WORKFLOW_TIMEOUT:-1200} t0=$SECONDS status=0
     local run="$W/run"
     mkdir -p "$run"
     cd "$REPO"

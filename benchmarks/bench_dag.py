@@ -18,7 +18,6 @@ Each timing is the median of ``--repeat`` runs. Targets (docs/reliability.md): t
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -29,36 +28,20 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "configs" / "tiny" / "config.yaml"
+sys.path.insert(0, str(REPO))  # the tests' Snakemake runner, so the benchmark times the command line they run
+
+from tests.workflow.runner import TINY, job_counts, snakemake_cmd  # noqa: E402
 EXCLUDED = ("vit_transformer", "slowfast", "x3d")  # 13 registered - 3 = 10 models
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str) -> tuple[float, str]:
-    """Wall time and output of one real Snakemake command line on the repository's Snakefile in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), *args]  # fmt: skip
+    """Wall time and output of one real Snakemake command line (the tests' own) in ``workdir``."""
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(snakemake_cmd(workdir, *args, configfile=configfile), capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return seconds, proc.stdout + proc.stderr
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """Snakemake's 'Job stats' table as {rule: count} (empty when nothing is scheduled)."""
-    counts: dict[str, int] = {}
-    in_table = False
-    for line in output.splitlines():
-        if line.startswith("Job stats:"):
-            in_table = True
-        elif in_table:
-            match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-            if match and match.group(1) != "total":
-                counts[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
-    return counts
 
 
 def timed(workdir: Path, configfile: Path, repeat: int, *args: str) -> tuple[float, dict[str, int], list[float]]:

@@ -91,6 +91,21 @@ def validate_config(config: Mapping[str, Any], *, check_models: bool = True) -> 
             raise ConfigError(
                 f"config key 'model_params.{name}.clipset': clipset '{clipset}' is not defined in 'clipsets'"
             )
+    _validate_hpo(config.get("hpo") or {}, known)
+
+
+def _validate_hpo(hpo: Mapping[str, Any], known: list[str]) -> None:
+    """What the schema cannot check of ``hpo``: registered models, searchable names, a coherent method."""
+    from fvc.hpo.space import HpoConfig, check_space_names
+
+    for name, values in hpo.items():
+        if name not in known:
+            raise ConfigError(f"config key 'hpo.{name}': unknown model '{name}' (registered: {', '.join(known)})")
+        try:
+            HpoConfig.from_config(values)
+            check_space_names(name, values["space"])
+        except ValueError as exc:
+            raise ConfigError(f"config key 'hpo.{name}': {exc}") from None
 
 
 def validate_sample_row(row: Mapping[str, Any], where: str) -> None:

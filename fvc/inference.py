@@ -74,6 +74,9 @@ def read_clip(path: str | os.PathLike[str], recipe: ClipRecipe) -> np.ndarray:
 
 def load_fold_models(results: str | os.PathLike[str], model: str) -> list[FoldModel]:
     """Every fold of ``model`` under ``results/models/<model>``; only models this results folder holds."""
+    from fvc.models import get_spec
+
+    get_spec(model)  # a registered name, never a path: "../x" cannot lead outside the results folder
     model_dir = Path(results) / "models" / model
     folds = sorted(model_dir.glob("fold_*/training_complete"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not folds:

@@ -6,7 +6,7 @@ wrong?" is one SQL statement instead of a pandas script, and nothing is copied o
 
 Views (those whose files exist; see ``VIEWS``): ``videos``, ``folds``, ``features`` (every clipset, with a
 ``clipset`` column), ``metrics``, ``predictions`` (every fold, with ``model``), ``rejected``, plus
-``summary``, ``paired`` and ``registry`` from the comparison.
+``summary``, ``paired`` and ``registry`` from the comparison, and ``hpo_trials`` (every search's trials).
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ VIEWS: tuple[View, ...] = (
          "paired model comparison: AUC differences, bootstrap CI, Wilcoxon p"),
     View("registry", ("registry.json",), "SELECT * FROM read_json({src})",
          "model files with metrics, params, config hash and code version"),
+    View("hpo_trials", ("hpo/*/trials.parquet",),
+         r"SELECT regexp_extract(filename, '([^/\\]+)[/\\]trials\.parquet$', 1) AS model, "
+         "* EXCLUDE (filename) FROM read_parquet({src}, filename = true, union_by_name = true)",
+         "every hyper-parameter search trial: model, number, state, value, seconds, interrupted, param_<name>..."),
 )  # fmt: skip
 
 

@@ -64,8 +64,13 @@ class MlflowTracker:
 
 
 @contextmanager
-def tracking_run(cfg: TrackingConfig, store: str | os.PathLike[str], run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[MlflowTracker | None]:
-    """An MLflow run for the block, or None when tracking is off; tracking failures never fail training."""
+def tracking_run(
+    cfg: TrackingConfig, store: str | os.PathLike[str], run_name: str, tags: Mapping[str, str] | None = None, *, nested: bool = False
+) -> Iterator[MlflowTracker | None]:
+    """An MLflow run for the block, or None when tracking is off; tracking failures never fail training.
+
+    ``nested`` makes it a child of the active run (a search's trials under the search's run).
+    """
     if not cfg.enabled:
         yield None
         return
@@ -77,7 +82,7 @@ def tracking_run(cfg: TrackingConfig, store: str | os.PathLike[str], run_name: s
     try:
         mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(cfg.experiment)
-        run = mlflow.start_run(run_name=run_name, tags=dict(tags or {}))
+        run = mlflow.start_run(run_name=run_name, tags=dict(tags or {}), nested=nested)
     except Exception as exc:  # an unreachable server must not cost a training run
         log.warning("MLflow tracking disabled for %s: %s", run_name, exc)
         yield None

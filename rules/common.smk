@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from fvc.config import ConfigError, validate_config
 from fvc.models import get_spec, resolve_params
@@ -41,12 +42,28 @@ def _models_re(kind):
 SKLEARN_MODELS_RE = _models_re("sklearn")
 TORCH_MODELS_RE = _models_re("torch")
 
+# Models with a hyper-parameter search (config `hpo`); an entry for a model not in `models` is kept but idle.
+HPO = config.get("hpo") or {}
+HPO_MODELS = [m for m in MODELS if m in HPO]
+HPO_MODELS_RE = "|".join(HPO_MODELS) if HPO_MODELS else "(?!)"
+
 
 wildcard_constraints:
     model="|".join(MODELS),
     fold=r"\d+",
     shard=r"\d+",
     clipset="|".join(CLIPSETS),
+
+
+def sweep_orphan_temps():
+    """Delete the temp files of writes killed before their rename (fvc.io.atomic); no job is running yet."""
+    from fvc.io.atomic import sweep_orphans
+
+    removed = sweep_orphans(RESULTS) if Path(RESULTS).is_dir() else []
+    if removed:
+        logger.info(
+            f"removed {len(removed)} temp file(s) left by killed writes under {RESULTS}/"
+        )
 
 
 def get_final_output():
@@ -100,6 +117,34 @@ def get_model_clip_manifests(wildcards):
     clipset = model_clipset(wildcards.model)
     return expand(
         f"{RESULTS}/clips/{clipset}/shard_{{shard}}/manifest.parquet", shard=SHARDS
+    )
+
+
+def get_hpo_data(wildcards):
+    """A search reads what the model's training reads: its feature table or its clip shards."""
+    if get_spec(wildcards.model).kind == "sklearn":
+        return {"features": get_features_table(wildcards)}
+    return {"manifests": get_model_clip_manifests(wildcards)}
+
+
+def get_best_params_input(wildcards):
+    """The search's best_params.json for a model with an `hpo` entry; nothing otherwise."""
+    if wildcards.model in HPO_MODELS:
+        return {"best_params": f"{RESULTS}/hpo/{wildcards.model}/best_params.json"}
+    return {}
+
+
+def get_hpo_runtime(wildcards):
+    """Minutes for a search: one training job's runtime per trial and round, capped at two days.
+
+    A search cut by the limit resumes where it stopped when the job is resubmitted (the study is on disk).
+    """
+    from fvc.hpo.space import HpoConfig
+
+    spec = get_spec(wildcards.model)
+    cfg = HpoConfig.from_config(HPO[wildcards.model])
+    return min(
+        2880, spec.resources.runtime * max(1, cfg.n_trials()) * cfg.rounds(spec.kind)
     )
 
 

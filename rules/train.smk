@@ -1,9 +1,11 @@
 # One job per (model, fold); `training_complete` is written last by fvc.train.fold.
-# scikit-learn models read a clipset's feature table, torch models its clip shards.
+# scikit-learn models read a clipset's feature table, torch models its clip shards; a model with an `hpo`
+# entry also reads its search's best_params.json, whose values win over model_params.
 
 
 rule train_sklearn:
     input:
+        unpack(get_best_params_input),
         features=get_features_table,
         folds=rules.split.output[0],
     output:
@@ -34,6 +36,7 @@ rule train_sklearn:
 
 rule train_torch:
     input:
+        unpack(get_best_params_input),
         manifests=get_model_clip_manifests,
         folds=rules.split.output[0],
     output:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from fvc.hpo.study import with_best_params
 from fvc.logs import log_to_file
 from fvc.track import TrackingConfig
 from fvc.train.fold import train_fold_tracked
@@ -10,7 +11,7 @@ log_to_file(snakemake.log[0])
 inputs, params = snakemake.input, snakemake.params
 train_fold_tracked(
     snakemake.wildcards.model,
-    dict(params.model_params),
+    with_best_params(params.model_params, inputs.get("best_params")),
     tracking=TrackingConfig.from_config(params.tracking),
     store=params.mlruns,
     folds_path=inputs.folds,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-__all__ = ["FOLD_COLUMNS", "fold_rows", "inner_validation", "make_folds", "train_val_ids"]
+__all__ = ["FOLD_COLUMNS", "fold_rows", "inner_validation", "make_folds", "sample_groups", "train_val_ids"]
 
 FOLD_COLUMNS = ["video_id", "group", "label", "fold"]
 
@@ -79,3 +79,25 @@ def inner_validation(folds: pd.DataFrame, fold: int, fraction: float, seed: int)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + 1000 * (fold + 1))
     fit_idx, val_idx = next(splitter.split(np.zeros(len(table)), y, groups=table["group"].to_numpy()))
     return pd.Index(table.loc[fit_idx, "video_id"]), pd.Index(table.loc[val_idx, "video_id"])
+
+
+def sample_groups(videos: pd.DataFrame, fraction: float, seed: int, min_groups: int = 2) -> pd.DataFrame:
+    """Whole groups, about ``fraction`` of each label's groups (a group counts under its majority label).
+
+    The stratified sample a hyper-parameter search runs on: relatives stay together, both classes stay in,
+    and the same videos, fraction and seed give the same sample. Each label keeps at least ``min_groups``
+    groups where it has them, so the sample can still be cross-validated.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"sample fraction must be in (0, 1], got {fraction}")
+    table = videos.sort_values("video_id", kind="stable").reset_index(drop=True)
+    if fraction == 1.0:
+        return table
+    majority = table.groupby("group", sort=True)["label"].agg(lambda labels: labels.value_counts().sort_index().idxmax())
+    rng = np.random.default_rng(seed)
+    chosen: list[str] = []
+    for label in sorted(majority.unique()):
+        groups = majority.index[majority == label].to_numpy()
+        take = min(len(groups), max(min_groups, int(np.ceil(fraction * len(groups)))))
+        chosen += list(rng.permutation(groups)[:take])
+    return table[table["group"].isin(chosen)].reset_index(drop=True)

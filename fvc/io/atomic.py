@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,10 @@ from typing import IO, Any
 
 import pandas as pd
 
-__all__ = ["atomic_path", "atomic_write", "write_json", "write_parquet", "write_text"]
+__all__ = ["atomic_path", "atomic_write", "sweep_orphans", "write_json", "write_parquet", "write_text"]
+
+# What atomic_path names its temp files: ".<target name>.<mkstemp's 8 characters>.tmp<target suffix>".
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^.]+)?$")
 
 
 @contextmanager
@@ -65,6 +69,22 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def sweep_orphans(root: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files of writes that were killed before their rename, under ``root``; return them.
+
+    Only safe while nothing writes under ``root``: the workflow calls it in ``onstart``, after Snakemake has
+    locked the working directory and before any job runs.
+    """
+    removed = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            if _TEMP_NAME.match(name):
+                path = Path(folder) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _umask() -> int:

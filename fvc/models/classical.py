@@ -3,21 +3,18 @@
 Imputation and scaling sit inside the pipeline, so they are fitted on the training fold only; every model is
 class-balanced, and every model exposes ``predict_proba`` (the SVM through Platt calibration), so evaluation
 never branches on the model type. Builders take ``seed`` (all randomness) and ``n_jobs`` (the job's
-threads) besides their hyper-parameters.
+threads) besides their hyper-parameters. scikit-learn is imported by the builders, not here: reading the
+registry (every Snakemake DAG build) stays cheap.
 """
 
 from __future__ import annotations
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from typing import TYPE_CHECKING
 
 from fvc.models.registry import Resources, register_model
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["hist_gradient_boosting", "logistic_regression", "random_forest", "svm"]
 
@@ -32,6 +29,11 @@ _FEATURES = {"clipset": "forensic"}
 )
 def logistic_regression(*, C: float = 1.0, max_iter: int = 5000, seed: int = 0, n_jobs: int = 1) -> Pipeline:
     """L2-regularised logistic regression on standardised features."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
@@ -49,6 +51,13 @@ def logistic_regression(*, C: float = 1.0, max_iter: int = 5000, seed: int = 0, 
 )
 def svm(*, C: float = 1.0, gamma: str | float = "scale", calibration_folds: int = 3, seed: int = 0, n_jobs: int = 1) -> Pipeline:
     """RBF support vector machine with Platt-calibrated probabilities (cross-validated sigmoid)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     base = SVC(kernel="rbf", C=C, gamma=gamma, class_weight="balanced", random_state=seed)
     folds = StratifiedKFold(n_splits=calibration_folds, shuffle=True, random_state=seed)
     return Pipeline(
@@ -70,6 +79,10 @@ def random_forest(
     *, n_estimators: int = 500, max_features: str | float = "sqrt", min_samples_leaf: int = 1, seed: int = 0, n_jobs: int = 1
 ) -> Pipeline:
     """Random forest; trees need no scaling, only imputation."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
     forest = RandomForestClassifier(
         n_estimators=n_estimators,
         max_features=max_features,
@@ -100,6 +113,9 @@ def hist_gradient_boosting(
     n_jobs: int = 1,
 ) -> Pipeline:
     """Histogram gradient boosting; handles missing values itself, so no imputer."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
     booster = HistGradientBoostingClassifier(
         learning_rate=learning_rate,
         max_iter=max_iter,

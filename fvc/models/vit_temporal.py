@@ -11,14 +11,16 @@ trains on a laptop CPU; ``vit_base_patch16_224`` at 224 is the paper-sized choic
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from fvc.models.cnn2d import FRAMES_CLIPSET
 from fvc.models.registry import Resources, register_model
-from fvc.models.weights import PretrainedSpec, create_backbone
 
-__all__ = ["ViTTemporal", "vit_gru", "vit_transformer"]
+if TYPE_CHECKING:
+    from fvc.models.nets.vit_temporal import ViTTemporal
+    from fvc.models.weights import PretrainedSpec
+
+__all__ = ["vit_gru", "vit_transformer"]
 
 _DEFAULTS = {
     "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "pretrained": False, "dropout": 0.1,
@@ -26,55 +28,6 @@ _DEFAULTS = {
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
 _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg ViTs
-
-
-class ViTTemporal(nn.Module):
-    """Per-frame ViT CLS embeddings followed by a temporal head (``"gru"`` or ``"transformer"``)."""
-
-    def __init__(
-        self,
-        temporal: str,
-        *,
-        vit: str = "vit_tiny_patch16_224",
-        img_size: int | None = None,
-        pretrained: PretrainedSpec = False,
-        dropout: float = 0.1,
-        gru_hidden: int = 256,
-        layers: int = 2,
-        heads: int = 8,
-        max_frames: int = 256,
-        num_classes: int = 2,
-    ) -> None:
-        super().__init__()
-        kwargs = {"img_size": img_size} if img_size else {}
-        self.backbone = create_backbone(vit, pretrained, **kwargs)
-        width = self.backbone.num_features
-        self.temporal = temporal
-        if temporal == "gru":
-            self.sequence = nn.GRU(width, gru_hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
-            self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(gru_hidden, num_classes))
-        elif temporal == "transformer":
-            if width % heads:
-                raise ValueError(f"ViT width {width} of '{vit}' is not divisible by heads={heads}")
-            layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=4 * width, dropout=dropout, activation="gelu",
-                                               batch_first=True, norm_first=True)  # fmt: skip
-            self.sequence = nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False)
-            self.positions = nn.Parameter(torch.zeros(1, max_frames, width))
-            nn.init.trunc_normal_(self.positions, std=0.02)
-            self.classifier = nn.Sequential(nn.LayerNorm(width), nn.Dropout(dropout), nn.Linear(width, num_classes))
-        else:
-            raise ValueError(f"unknown temporal head '{temporal}' (known: gru, transformer)")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t = x.shape[:2]
-        tokens = self.backbone(x.flatten(0, 1)).view(b, t, -1)  # num_classes=0: the pooled CLS token
-        if self.temporal == "gru":
-            out, _ = self.sequence(tokens)
-            return self.classifier(out[:, -1])
-        if t > self.positions.shape[1]:
-            raise ValueError(f"clip of {t} frames exceeds max_frames={self.positions.shape[1]}")
-        encoded = self.sequence(tokens + self.positions[:, :t])
-        return self.classifier(encoded.mean(dim=1))
 
 
 @register_model(
@@ -89,6 +42,8 @@ def vit_gru(
     gru_hidden: int = 256, layers: int = 2,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> 2-layer GRU(256) -> linear."""
+    from fvc.models.nets.vit_temporal import ViTTemporal
+
     return ViTTemporal("gru", vit=vit, img_size=img_size, pretrained=pretrained, dropout=dropout, gru_hidden=gru_hidden, layers=layers)
 
 
@@ -104,4 +59,6 @@ def vit_transformer(
     layers: int = 2, heads: int = 8,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
+    from fvc.models.nets.vit_temporal import ViTTemporal
+
     return ViTTemporal("transformer", vit=vit, img_size=img_size, pretrained=pretrained, dropout=dropout, layers=layers, heads=heads)

@@ -13,7 +13,7 @@ from fvc.data.splits import fold_rows
 from fvc.features.extract import feature_columns
 from fvc.models import create
 
-__all__ = ["FoldFit", "fit_fold"]
+__all__ = ["FoldFit", "fit_fold", "fit_estimator"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def fit_fold(
         raise ValueError(f"fold {fold}: no validation rows with features")
     model = create(name, seed=seed, n_jobs=n_jobs, **params)
     log.info("fold %d: fitting %s on %d rows x %d features, validating on %d rows", fold, name, len(train), len(columns), len(val))
-    model.fit(train[columns].to_numpy(np.float64), train["label"].to_numpy())
+    fit_estimator(model, train[columns].to_numpy(np.float64), train["label"].to_numpy())
     fake_column = list(model.classes_).index(1)
     scores = model.predict_proba(val[columns].to_numpy(np.float64))[:, fake_column]
     predictions = pd.DataFrame(
@@ -48,3 +48,22 @@ def fit_fold(
          "label": val["label"].to_numpy(), "score": scores}  # fmt: skip
     )
     return FoldFit(model=model, predictions=predictions, feature_names=columns)
+
+
+def fit_estimator(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    """``model.fit(x, y)``, with inner cross-validation shrunk to what the smaller class allows.
+
+    An inner stratified K-fold (the SVM's Platt calibration) needs K members of each class; a small corpus or
+    an HPO sample can have fewer. K is lowered to the smaller class's count (at least 2) and the change is
+    logged, rather than the job failing.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.bincount(np.asarray(y, dtype=np.int64)).min()) if len(y) else 0
+    for key, value in model.get_params(deep=True).items():
+        if isinstance(value, StratifiedKFold) and value.n_splits > smallest:
+            if smallest < 2:
+                raise ValueError(f"{key}: a class has {smallest} training sample(s); {value.n_splits}-fold calibration needs 2 or more")
+            log.warning("%s: %d-fold inner CV lowered to %d (the smaller class has %d samples)", key, value.n_splits, smallest, smallest)
+            model.set_params(**{key: StratifiedKFold(n_splits=smallest, shuffle=value.shuffle, random_state=value.random_state)})
+    return model.fit(x, y)

@@ -382,3 +382,17 @@ def test_outputs_are_readable_as_the_umask_allows(reference):
     files = [results / "compare" / "summary.csv", results / "splits" / "folds.parquet", results / "registry.json"]
     modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert all(int(m, 8) == expected for m in modes.values()), f"expected {oct(expected)}: {modes}"
+
+
+def test_a_run_sweeps_temp_files_left_by_killed_writes(killed_run):
+    """A write killed before its rename leaves ``.<name>.<random>.tmp<suffix>``; the next run deletes it."""
+    results = killed_run.workdir / "results"
+    orphans = [results / "models" / "naive_cnn" / "fold_0" / ".metrics.json.k1ll3d_x.tmp.json",
+               results / "clips" / "frames" / "shard_0" / ".manifest.parquet.a8b9c0d1.tmp.parquet"]  # fmt: skip
+    for orphan in orphans:
+        orphan.write_bytes(b"half a file")
+    before = (results / "rejected.csv").read_bytes()
+    output = _snakemake(killed_run.workdir, "--cores", "1", "--forcerun", "rejected")
+    assert "removed 2 temp file(s)" in output, output[-2000:]
+    assert not any(o.exists() for o in orphans)
+    assert (results / "rejected.csv").read_bytes() == before

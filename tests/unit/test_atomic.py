@@ -25,3 +25,19 @@ def test_successful_writes(tmp_path):
     write_parquet(tmp_path / "t.parquet", frame)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "t.parquet"]
+
+
+def test_sweep_orphans_removes_only_temp_files_of_killed_writes(tmp_path):
+    import os
+    import tempfile
+
+    from fvc.io.atomic import sweep_orphans
+
+    (tmp_path / "a").mkdir()
+    fd, orphan = tempfile.mkstemp(prefix=".shard_0.parquet.", suffix=".tmp.parquet", dir=tmp_path / "a")  # as atomic_path names it
+    os.close(fd)
+    keep = [tmp_path / "a" / "shard_0.parquet", tmp_path / ".hidden", tmp_path / "notes.tmp", tmp_path / ".x.tmp.json"]
+    for path in keep:
+        path.write_text("x")
+    assert sweep_orphans(tmp_path) == [tmp_path / "a" / os.path.basename(orphan)]
+    assert all(p.exists() for p in keep)

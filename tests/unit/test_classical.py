@@ -65,3 +65,16 @@ def test_create_drops_data_params_and_rejects_unknown():
         create("gbm")
     with pytest.raises(TypeError, match="bad parameters"):
         create("svm", kernel_size=3)
+
+
+def test_svm_calibration_folds_shrink_to_the_smaller_class():
+    from fvc.train.sklearn_fit import fit_estimator
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(size=(10, 3)), rng.normal(2.0, size=(2, 3))])  # only 2 fakes: 3-fold calibration cannot stratify
+    y = np.array([0] * 10 + [1] * 2)
+    model = fit_estimator(create("svm", calibration_folds=3), x, y)
+    assert model.named_steps["clf"].cv.n_splits == 2
+    assert model.predict_proba(x).shape == (12, 2)
+    with pytest.raises(ValueError, match="a class has 1 training sample"):
+        fit_estimator(create("svm"), x[:11], y[:11])

@@ -59,6 +59,9 @@ def results(tmp_path: Path) -> Path:
     pd.DataFrame({"model_a": ["bad"], "model_b": ["good"], "auc_diff": [-0.5], "wilcoxon_p": [float("nan")],
                   "note": ["Wilcoxon needs >= 5 folds, have 2"]}).to_csv(root / "compare" / "paired.csv", index=False)  # fmt: skip
     write_json(root / "registry.json", [{"model": "good", "fold": 0, "config_hash": "abc", "metrics": {"roc_auc": 1.0}}])
+    write_parquet(root / "hpo" / "good" / "trials.parquet", pd.DataFrame(
+        {"number": [0, 1, 2], "state": ["COMPLETE", "PRUNED", "COMPLETE"], "value": [0.7, 0.4, 0.8], "param_C": [0.1, 1.0, 10.0]}))
+    write_parquet(root / "hpo" / "bad" / "trials.parquet", pd.DataFrame({"number": [0], "state": ["COMPLETE"], "value": [0.5], "param_lr": [0.01]}))
     return root
 
 
@@ -93,6 +96,8 @@ def test_every_view_is_registered_with_its_rows(results):
     assert _rows("SELECT config_hash FROM registry", results) == [{"config_hash": "abc"}]
     assert _rows("SELECT model FROM summary ORDER BY roc_auc_mean DESC LIMIT 1", results) == [{"model": "good"}]
     assert _rows("SELECT auc_diff, wilcoxon_p IS NULL AS no_p FROM paired", results) == [{"auc_diff": -0.5, "no_p": True}]
+    assert _rows("SELECT model, max(value) AS best, count(param_C) AS with_c FROM hpo_trials GROUP BY model ORDER BY model", results) == [
+        {"model": "bad", "best": 0.5, "with_c": 0}, {"model": "good", "best": 0.8, "with_c": 3}]
 
 
 def test_predictions_view_names_the_model_from_the_path(results):

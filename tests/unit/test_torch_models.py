@@ -119,3 +119,18 @@ def test_every_torch_load_is_weights_only():
             if "weights_only=True" not in match.group(1):
                 offenders.append(f"{path.relative_to(REPO)}: {match.group(0)}")
     assert not offenders, offenders
+
+
+def test_reading_the_registry_imports_neither_torch_nor_scikit_learn():
+    """Every DAG build reads every spec; the networks' libraries load only when a model is built."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fvc.models as m\n"
+        "specs = [m.get_spec(n) for n in m.list_models()]\n"
+        "assert len(specs) >= 13, specs\n"
+        "heavy = sorted({'torch', 'timm', 'torchvision', 'sklearn', 'pytorchvideo'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

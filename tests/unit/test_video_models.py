@@ -9,7 +9,7 @@ import torch
 
 from fvc.models import create, get_spec
 from fvc.models.registry import model_kwargs
-from fvc.models.video3d import X3D
+from fvc.models.nets.video3d import X3D
 from fvc.train.data import ClipDataset
 from fvc.train.engine import TrainConfig, train
 

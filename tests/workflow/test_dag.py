@@ -29,6 +29,22 @@ def test_one_target_builds_only_what_it_needs(tmp_path):
     assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 2, "train_torch": 1}
 
 
+def test_partial_configs_are_merged_over_the_workflow_defaults(tmp_path):
+    """Run from elsewhere (``--directory``), a config names only what it changes; the repository's defaults fill in."""
+    partial = tmp_path / "mine.yaml"
+    partial.write_text("models: [svm, x3d]\nsplit: {folds: 4}\n")
+    proc = run_snakemake(tmp_path, "-n", configfile=partial)
+    counts = job_counts(proc.stdout + proc.stderr)
+    # x3d reads the default `clip` clipset and svm `forensic` (2 default shards each); 4 folds per model.
+    assert counts["clips"] == 4 and counts["train_sklearn"] == 4 and counts["train_torch"] == 4
+    # A project's own config/config.yaml in the working directory overrides the defaults; --configfile overrides both.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("shards: 3\nsplit: {folds: 2}\n")
+    proc = run_snakemake(tmp_path, "-n", configfile=partial)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["clips"] == 6 and counts["train_sklearn"] == 4
+
+
 def test_invalid_config_stops_before_any_job(tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["split"]["fold"] = 3  # typo of 'folds'

@@ -1,0 +1,323 @@
+"""Run a resumable hyper-parameter search as an Optuna study and write what the train rules read.
+
+Both methods are Optuna studies in one storage (a SQLite file under ``results/hpo/<model>/`` unless
+``storage`` names a database URL), so a killed search resumes where it stopped:
+
+- ``grid``: every combination is enqueued once, in config order; a rerun enqueues only those that have not
+  finished, so no finished trial runs again.
+- ``optuna``: TPE (seeded) with an optional median pruner. The sampler is re-seeded before each trial from
+  (seed, number of finished trials): a search killed and resumed proposes the same parameters as one that
+  ran straight through.
+
+A trial that was running when the process died is marked failed and ``interrupted`` and does not count;
+its parameters come up again (grid: re-enqueued; optuna: the same seed), and a torch trial resumes from its
+last epoch checkpoint. Every trial is an MLflow run nested in the search's run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fvc.hpo.objective import SearchData, evaluate_params
+from fvc.hpo.space import HpoConfig
+from fvc.io.atomic import write_json, write_parquet
+from fvc.track import TrackingConfig, tracking_run
+
+__all__ = ["StudyResult", "load_best_params", "run_search", "run_study", "study_name", "trials_table", "with_best_params", "write_study_outputs"]
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted"  # user attribute of a trial whose process died while it ran
+
+
+@dataclass
+class StudyResult:
+    model: str
+    study_name: str
+    storage: str  # the URL, password hidden
+    best_params: dict[str, Any]
+    best_value: float
+    best_trial: int
+    trials: pd.DataFrame  # one row per trial: number, state, value, seconds, interrupted, param_<name>...
+
+
+def study_name(model: str, cfg: HpoConfig, base_params: Mapping[str, Any], seed: int, sample: pd.DataFrame,
+               clip_recipe: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """``<model>-<hash>`` of everything a trial's value depends on: a changed search is a new study."""
+    # Not `trials` (raising it extends the study) nor `storage` (where the study lives is not what it is).
+    settings = {k: v for k, v in dict(cfg.raw).items() if k not in ("trials", "storage")}
+    parts = [model, settings, dict(base_params), seed, sorted(sample["video_id"]), sorted(sample["fold"].astype(int)), dict(clip_recipe or {})]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return f"{model}-{digest[:12]}"
+
+
+def run_search(
+    model: str,
+    base_params: Mapping[str, Any],
+    hpo: Mapping[str, Any],
+    *,
+    folds_path: str | Path,
+    seed: int,
+    outputs: Mapping[str, str | Path],
+    storage_path: str | Path,
+    checkpoints: str | Path,
+    features_path: str | Path | None = None,
+    manifests: list[str] | None = None,
+    clip_recipe: Mapping[str, Any] | None = None,
+    threads: int = 1,
+    tracking: TrackingConfig | None = None,
+    store: str | Path | None = None,
+) -> StudyResult:
+    """The ``hpo`` rule's job: sample, search folds, study, then the files the train rules read.
+
+    ``outputs`` names ``best``, ``trials``, ``plots`` and ``complete`` (see :func:`write_study_outputs`).
+    """
+    from fvc.data.splits import make_folds, sample_groups
+
+    cfg = HpoConfig.from_config(hpo)
+    videos = pd.read_parquet(folds_path)
+    sample = sample_groups(videos, cfg.sample_fraction, seed)
+    try:
+        search_folds = make_folds(sample, cfg.cv_folds, seed)
+    except ValueError as exc:
+        raise ValueError(f"hpo.{model}: the search sample ({len(sample)} videos, sample_fraction {cfg.sample_fraction}) "
+                         f"cannot be cross-validated with cv_folds={cfg.cv_folds}: {exc}") from None  # fmt: skip
+    data = SearchData(
+        model, search_folds, seed, features=pd.read_parquet(features_path) if features_path else None,
+        manifests=list(manifests or []), clip_recipe=dict(clip_recipe or {}), threads=threads, checkpoints=Path(checkpoints),
+    )  # fmt: skip
+    log.info("hpo %s: %s search on %d of %d videos, %d search folds, metric %s", model, cfg.method, len(sample), len(videos),
+             cfg.cv_folds, cfg.metric)  # fmt: skip
+    result = run_study(model, base_params, cfg, data, storage_path=storage_path, tracking=tracking, store=store)
+    write_study_outputs(result, cfg, **outputs)
+    log.info("hpo %s: best %s %.4f with %s (trial %d)", model, cfg.metric, result.best_value, result.best_params, result.best_trial)
+    return result
+
+
+def run_study(
+    model: str,
+    base_params: Mapping[str, Any],
+    cfg: HpoConfig,
+    data: SearchData,
+    *,
+    storage_path: str | Path,
+    tracking: TrackingConfig | None = None,
+    store: str | Path | None = None,
+) -> StudyResult:
+    """Run (or resume) the search for ``model`` until ``cfg``'s trials have finished; return the best."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage, url = _storage(cfg.storage, Path(storage_path))
+    name = study_name(model, cfg, base_params, data.seed, data.folds, data.clip_recipe)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True, pruner=_pruner(cfg))
+    failed = _fail_interrupted(study, shared=cfg.storage is not None)
+    target = cfg.n_trials()
+    if cfg.method == "grid":
+        _enqueue_grid(study, cfg.space.grid()[:target])
+    rounds = cfg.rounds(data.kind)
+    done = _counted(study)
+    log.info("study %s in %s: %d of %d trials finished%s", name, url, len(done), target,
+             f"; {failed} interrupted trial(s) will run again" if failed else "")  # fmt: skip
+
+    tracking = tracking or TrackingConfig(enabled=False)
+    with tracking_run(tracking, store or ".", f"hpo/{model}", {"model": model, "hpo_study": name, "hpo_method": cfg.method}) as parent:
+        if parent is not None:
+            parent.log_params({"model": model, "method": cfg.method, "metric": cfg.metric, "trials": target,
+                               "sample_videos": len(data.folds), "cv_folds": cfg.cv_folds, "cv_rounds": rounds})  # fmt: skip
+        while len(done := _counted(study)) < target:
+            if cfg.method == "grid" and not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+                break
+            slot = len(done)
+            study.sampler = _sampler(cfg, data.seed, slot)
+            objective = _Objective(model, base_params, cfg, data, rounds, tracking, store, name)
+            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+            last = next(t for t in study.get_trials(deepcopy=False) if t.number == objective.number)
+            best = _best_value(study)
+            log.info("trial %d (%d/%d) %s %s: %s = %s (best %s)", last.number, slot + 1, target, last.state.name, last.params,
+                     cfg.metric, _fmt(last.value), _fmt(best))  # fmt: skip
+        table = trials_table(study)
+        complete = table[table["state"] == "COMPLETE"]
+        if complete.empty:
+            raise RuntimeError(f"hpo for '{model}': no trial completed ({table['state'].value_counts().to_dict()}); see the log for the errors")
+        best_trial = study.best_trial
+        if parent is not None:
+            parent.log_metrics({f"best_{cfg.metric}": float(best_trial.value)}, step=0)
+            parent.log_params({f"best.{k}": v for k, v in best_trial.params.items()})
+    return StudyResult(model, name, url, dict(best_trial.params), float(best_trial.value), best_trial.number, table)
+
+
+class _Objective:
+    def __init__(self, model: str, base_params: Mapping[str, Any], cfg: HpoConfig, data: SearchData, rounds: int,
+                 tracking: TrackingConfig, store: str | Path | None, study: str) -> None:  # fmt: skip
+        self.model, self.base_params, self.cfg, self.data = model, dict(base_params), cfg, data
+        self.rounds, self.tracking, self.store, self.study = rounds, tracking, store, study
+        self.number = -1  # the trial this objective ran
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        self.number = trial.number
+        params = self.cfg.space.suggest(trial)
+        key = hashlib.sha256(_params_key(params).encode("utf-8")).hexdigest()[:16]
+        prune = self.cfg.method == "optuna" and self.cfg.pruning
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if prune and trial.should_prune():
+                raise optuna.TrialPruned(f"step {step}: {value:.4f} below the median of earlier trials")
+
+        tags = {"model": self.model, "hpo_study": self.study, "hpo_trial": str(trial.number)}
+        with tracking_run(self.tracking, self.store or ".", f"hpo/{self.model}/trial_{trial.number}", tags, nested=True) as tracker:
+            if tracker is not None:
+                tracker.log_params({**self.base_params, **params, "hpo_trial": trial.number})
+            try:
+                value = evaluate_params(self.data, {**self.base_params, **params}, rounds=self.rounds, metric=self.cfg.metric,
+                                        report=report, checkpoint_key=key, tracker=tracker)  # fmt: skip
+            except optuna.TrialPruned:
+                if tracker is not None:
+                    tracker.set_tags({"hpo_state": "PRUNED"})
+                raise
+            finally:  # the trial is over (a kill never gets here): its checkpoints have nothing left to resume
+                if self.data.checkpoints is not None:
+                    shutil.rmtree(self.data.checkpoints / key, ignore_errors=True)
+            if tracker is not None:
+                tracker.log_metrics({self.cfg.metric: value}, step=0)
+                tracker.set_tags({"hpo_state": "COMPLETE"})
+        return value
+
+
+def trials_table(study: Any) -> pd.DataFrame:
+    """Every trial of ``study``: number, state, value, seconds, interrupted and one ``param_<name>`` column each."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else float("nan")
+        params = t.params or t.system_attrs.get("fixed_params", {})
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value if t.value is not None else float("nan"),
+                     "seconds": seconds, "interrupted": bool(t.user_attrs.get(INTERRUPTED, False)),
+                     **{f"param_{k}": v for k, v in params.items()}})  # fmt: skip
+    table = pd.DataFrame(rows, columns=None if rows else ["number", "state", "value", "seconds", "interrupted"])
+    for column in [c for c in table.columns if c.startswith("param_")]:
+        numeric = pd.to_numeric(table[column], errors="coerce")
+        mixed = numeric.isna() & table[column].notna()
+        # A column mixing numbers and words (gamma: scale or 0.1) is stored as text so Parquet can hold it.
+        if mixed.any() and not mixed.all() or table[column].map(type).eq(bool).any():
+            table[column] = table[column].map(lambda v: None if v is None or v != v else str(v))
+    return table
+
+
+def write_study_outputs(result: StudyResult, cfg: HpoConfig, *, best: str | Path, trials: str | Path, plots: str | Path,
+                        complete: str | Path) -> None:  # fmt: skip
+    """trials table, plots, best_params.json, then ``study_complete`` strictly last."""
+    from fvc.hpo.plots import write_search_plots
+
+    table = result.trials
+    write_parquet(trials, table)
+    write_search_plots(table, cfg, result.model, plots)
+    counts = table["state"].value_counts().to_dict()
+    write_json(best, {
+        "model": result.model, "method": cfg.method, "metric": cfg.metric, "params": result.best_params,
+        "value": result.best_value, "trial": result.best_trial, "study_name": result.study_name, "storage": result.storage,
+        "n_complete": int(counts.get("COMPLETE", 0)), "n_pruned": int(counts.get("PRUNED", 0)),
+        "n_failed": int(counts.get("FAIL", 0)), "sample_fraction": cfg.sample_fraction, "cv_folds": cfg.cv_folds,
+    })  # fmt: skip
+    write_json(complete, {"model": result.model, "study_name": result.study_name, "best_value": result.best_value})
+
+
+def load_best_params(path: str | Path) -> dict[str, Any]:
+    return dict(json.loads(Path(path).read_text(encoding="utf-8"))["params"])
+
+
+def with_best_params(params: Mapping[str, Any], path: str | Path | None) -> dict[str, Any]:
+    """``params`` with a search's best values on top (they win over config values of the same names)."""
+    if not path:
+        return dict(params)
+    return {**params, **load_best_params(path)}
+
+
+def _storage(url: str | None, path: Path) -> tuple[Any, str]:
+    """Optuna storage and its printable URL: the SQLite file ``path``, or a shared database ``url``."""
+    import optuna
+    from sqlalchemy.engine import make_url
+
+    if url is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path.resolve()}"
+        return optuna.storages.RDBStorage(url), url
+    # A shared study: workers on other nodes write heartbeats, so a dead one's trial is failed, not left running.
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=300)
+    return storage, make_url(url).render_as_string(hide_password=True)
+
+
+def _pruner(cfg: HpoConfig) -> Any:
+    import optuna
+
+    if cfg.method == "optuna" and cfg.pruning:
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    return optuna.pruners.NopPruner()
+
+
+def _sampler(cfg: HpoConfig, seed: int, slot: int) -> Any:
+    import optuna
+
+    trial_seed = int(np.random.SeedSequence([seed, slot]).generate_state(1)[0])
+    if cfg.method == "grid":
+        return optuna.samplers.RandomSampler(seed=trial_seed)  # unused: grid trials are enqueued with fixed values
+    startup = cfg.startup_trials if cfg.startup_trials is not None else min(10, max(2, cfg.n_trials() // 4))
+    return optuna.samplers.TPESampler(seed=trial_seed, n_startup_trials=startup)
+
+
+def _fail_interrupted(study: Any, *, shared: bool) -> int:
+    """Mark trials left running by a dead process as failed; return how many."""
+    import optuna
+
+    if shared:
+        before = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
+        optuna.storages.fail_stale_trials(study)  # only trials whose heartbeat stopped: other workers may be alive
+        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))) - before
+    # A local SQLite study belongs to this results folder, which Snakemake has locked: nothing else runs trials.
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in running:
+        study._storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return len(running)
+
+
+def _counted(study: Any) -> list[Any]:
+    """Finished trials that count towards the target: complete, pruned, or failed by their own error."""
+    return [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and not t.user_attrs.get(INTERRUPTED)]
+
+
+def _params_key(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)
+
+
+def _enqueue_grid(study: Any, grid: list[dict[str, Any]]) -> None:
+    """Enqueue the grid points that have neither finished nor are already waiting, in grid order."""
+    import optuna
+
+    taken = {_params_key(t.params) for t in _counted(study)}
+    taken |= {_params_key(t.system_attrs.get("fixed_params", {})) for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))}
+    for point in grid:
+        if _params_key(point) not in taken:
+            study.enqueue_trial(point)
+
+
+def _best_value(study: Any) -> float | None:
+    values = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None and t.state.name == "COMPLETE"]
+    return max(values) if values else None
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

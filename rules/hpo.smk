@@ -1,0 +1,47 @@
+# Hyper-parameter search per model (config `hpo.<model>`); its best_params.json feeds the model's train rules.
+# The study's storage (study.db) and trial checkpoints are not outputs: Snakemake deletes the outputs of a
+# failed or killed job, and those files are what lets the rerun resume instead of starting over.
+
+
+rule hpo:
+    input:
+        unpack(get_hpo_data),
+        folds=rules.split.output[0],
+    output:
+        best=f"{RESULTS}/hpo/{{model}}/best_params.json",
+        trials=f"{RESULTS}/hpo/{{model}}/trials.parquet",
+        plots=report(
+            directory(f"{RESULTS}/hpo/{{model}}/plots"),
+            patterns=["{name}.png"],
+            caption="../workflow/report/hpo.rst",
+            category="Hyper-parameter search",
+            subcategory=lambda wildcards: wildcards.model,
+            labels=lambda wildcards: {
+                "model": wildcards.model,
+                "plot": wildcards.name,
+            },
+        ),
+        complete=f"{RESULTS}/hpo/{{model}}/study_complete",
+    log:
+        f"{RESULTS}/logs/hpo/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/hpo/{{model}}.tsv"
+    wildcard_constraints:
+        model=HPO_MODELS_RE,
+    threads: get_model_resource("threads")
+    resources:
+        mem_mb=get_model_resource("mem_mb"),
+        runtime=get_hpo_runtime,
+        gpu=get_model_resource("gpu"),
+        slurm_partition=get_slurm_partition,
+    params:
+        model_params=lambda wildcards: model_params(wildcards.model),
+        hpo=lambda wildcards: config["hpo"][wildcards.model],
+        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
+        storage=lambda wildcards: f"{RESULTS}/hpo/{wildcards.model}/study.db",
+        checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/hpo/{wildcards.model}",
+        seed=config["seed"],
+        tracking=config.get("tracking", {}),
+        mlruns=f"{RESULTS}/mlruns",
+    script:
+        "../scripts/hpo.py"

@@ -1,0 +1,24 @@
+"""Snakemake entry point: one model's hyper-parameter search (fvc.hpo.study.run_search)."""
+
+from fvc.hpo.study import run_search
+from fvc.logs import log_to_file
+from fvc.track import TrackingConfig
+
+log_to_file(snakemake.log[0])
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
+run_search(
+    snakemake.wildcards.model,
+    dict(params.model_params),
+    dict(params.hpo),
+    folds_path=inputs.folds,
+    seed=params.seed,
+    outputs={"best": output.best, "trials": output.trials, "plots": output.plots, "complete": output.complete},
+    storage_path=params.storage,
+    checkpoints=params.checkpoints,
+    features_path=inputs.get("features"),
+    manifests=list(inputs.manifests) if "manifests" in inputs.keys() else None,
+    clip_recipe=dict(params.clip_recipe),
+    threads=snakemake.threads,
+    tracking=TrackingConfig.from_config(params.tracking),
+    store=params.mlruns,
+)

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import shutil
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,7 +257,9 @@ def _storage(url: str | None, path: Path) -> tuple[Any, str]:
         url = f"sqlite:///{path.resolve()}"
         return optuna.storages.RDBStorage(url), url
     # A shared study: workers on other nodes write heartbeats, so a dead one's trial is failed, not left running.
-    storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are stable since Optuna 2.9
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=300)
     return storage, make_url(url).render_as_string(hide_password=True)
 
 
@@ -284,7 +287,9 @@ def _fail_interrupted(study: Any, *, shared: bool) -> int:
 
     if shared:
         before = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
-        optuna.storages.fail_stale_trials(study)  # only trials whose heartbeat stopped: other workers may be alive
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # only trials whose heartbeat stopped: other workers may be alive
         return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))) - before
     # A local SQLite study belongs to this results folder, which Snakemake has locked: nothing else runs trials.
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))

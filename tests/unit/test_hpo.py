@@ -168,3 +168,14 @@ def trials_table_roundtrip(table: pd.DataFrame, tmp_path) -> pd.DataFrame:
     table.to_parquet(tmp_path / "t.parquet")
     return pd.read_parquet(tmp_path / "t.parquet")
 
+
+
+def test_a_database_url_shares_one_study_between_workers(tmp_path):
+    """With ``storage`` set, the study lives in that database, not in the results folder of whoever runs it."""
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    hpo = {"method": "grid", "space": {"C": [0.01, 0.1, 1.0, 10.0]}, "trials": 2, "storage": shared}
+    first, _ = search(tmp_path / "worker_a", hpo)
+    second, _ = search(tmp_path / "worker_b", {**hpo, "trials": 4})  # another worker's results folder, same study
+    assert first.storage == second.storage == shared and first.study_name == second.study_name
+    assert sorted(second.trials["param_C"]) == [0.01, 0.1, 1.0, 10.0]
+    assert not (tmp_path / "worker_a" / "study.db").exists() and not (tmp_path / "worker_b" / "study.db").exists()

@@ -183,6 +183,7 @@ class _Objective:
         with tracking_run(self.tracking, self.store or ".", f"hpo/{self.model}/trial_{trial.number}", tags, nested=True) as tracker:
             if tracker is not None:
                 tracker.log_params({**self.base_params, **params, "hpo_trial": trial.number})
+            interrupted = False
             try:
                 value = evaluate_params(self.data, {**self.base_params, **params}, rounds=self.rounds, metric=self.cfg.metric,
                                         report=report, checkpoint_key=key, tracker=tracker)  # fmt: skip
@@ -190,8 +191,12 @@ class _Objective:
                 if tracker is not None:
                     tracker.set_tags({"hpo_state": "PRUNED"})
                 raise
-            finally:  # the trial is over (a kill never gets here): its checkpoints have nothing left to resume
-                if self.data.checkpoints is not None:
+            except KeyboardInterrupt:  # Ctrl-C: Optuna records a failure; mark it so the rerun runs it again
+                interrupted = True
+                trial.set_user_attr(INTERRUPTED, True)
+                raise
+            finally:  # a trial that is over (a kill never gets here) has nothing left to resume from
+                if self.data.checkpoints is not None and not interrupted:
                     shutil.rmtree(self.data.checkpoints / key, ignore_errors=True)
             if tracker is not None:
                 tracker.log_metrics({self.cfg.metric: value}, step=0)

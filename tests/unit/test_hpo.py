@@ -179,3 +179,26 @@ def test_a_database_url_shares_one_study_between_workers(tmp_path):
     assert first.storage == second.storage == shared and first.study_name == second.study_name
     assert sorted(second.trials["param_C"]) == [0.01, 0.1, 1.0, 10.0]
     assert not (tmp_path / "worker_a" / "study.db").exists() and not (tmp_path / "worker_b" / "study.db").exists()
+
+
+def test_ctrl_c_during_a_trial_leaves_it_to_the_rerun(tmp_path, monkeypatch):
+    import fvc.hpo.study as study_module
+
+    real = study_module.evaluate_params
+    calls = []
+
+    def interrupted_on_the_second_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    hpo = {"method": "grid", "space": {"C": [0.01, 0.1, 1.0]}}
+    monkeypatch.setattr(study_module, "evaluate_params", interrupted_on_the_second_trial)
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, hpo)
+    monkeypatch.setattr(study_module, "evaluate_params", real)
+    result, _ = search(tmp_path, hpo)
+    table = result.trials
+    assert table["interrupted"].sum() == 1 and table.loc[table["interrupted"], "state"].item() == "FAIL"
+    assert sorted(table.loc[~table["interrupted"], "param_C"]) == [0.01, 0.1, 1.0]

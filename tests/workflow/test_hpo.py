@@ -123,3 +123,10 @@ def test_trials_are_queryable(hpo_run):
 
     _, rows = run_query("SELECT model, count(*) FROM hpo_trials GROUP BY model ORDER BY model", hpo_run / "results")
     assert rows == [("logistic_regression", 6), ("naive_cnn", 4)]
+
+
+def test_report_shows_the_search_plots(hpo_run, tmp_path):
+    report = tmp_path / "report.html"
+    run_snakemake(hpo_run, "--report", str(report), configfile=HPO)
+    html = report.read_text(encoding="utf-8", errors="replace")
+    assert "Hyper-parameter search" in html and "search.png" in html and "history.png" in html

@@ -37,6 +37,12 @@ class View:
     description: str
 
 
+def _named_by_path(column: str, pattern: str, where: str = "") -> str:
+    """Every file of a glob in one view, with ``column`` read from each file's path by ``pattern``'s group 1."""
+    return (f"SELECT regexp_extract(filename, '{pattern}', 1) AS {column}, * EXCLUDE (filename) "
+            f"FROM read_parquet({{src}}, filename = true, union_by_name = true){where}")  # fmt: skip
+
+
 # The regular expressions read the model and clipset from the file's path (DuckDB's filename column).
 VIEWS: tuple[View, ...] = (
     View("videos", ("index/videos.parquet",), "SELECT * FROM read_parquet({src})",
@@ -44,15 +50,13 @@ VIEWS: tuple[View, ...] = (
     View("folds", ("splits/folds.parquet",), "SELECT * FROM read_parquet({src})",
          "video_id, group, label, fold"),
     View("features", ("features/*.parquet",),
-         r"SELECT regexp_extract(filename, '([^/\\]+)\.parquet$', 1) AS clipset, * EXCLUDE (filename) "
-         "FROM read_parquet({src}, filename = true, union_by_name = true) "
-         r"WHERE NOT regexp_matches(filename, '[/\\]\.[^/\\]+$')",  # an atomic write's hidden temp file
+         _named_by_path("clipset", r"([^/\\]+)\.parquet$",
+                        r" WHERE NOT regexp_matches(filename, '[/\\]\.[^/\\]+$')"),  # an atomic write's hidden temp file
          "merged features of every clipset (clipset, video_id, copy, feature columns)"),
     View("metrics", ("compare/metrics.parquet",), "SELECT * FROM read_parquet({src})",
          "model x fold x level (video, clip) metrics"),
     View("predictions", ("models/*/fold_*/predictions.parquet",),
-         r"SELECT regexp_extract(filename, '([^/\\]+)[/\\]fold_[0-9]+[/\\]predictions\.parquet$', 1) AS model, "
-         "* EXCLUDE (filename) FROM read_parquet({src}, filename = true, union_by_name = true)",
+         _named_by_path("model", r"([^/\\]+)[/\\]fold_[0-9]+[/\\]predictions\.parquet$"),
          "every fold's validation predictions: model, video_id, copy, fold, label (1 = fake), score = P(fake)"),
     View("rejected", ("rejected.csv", "index/rejected.csv"), "SELECT * FROM read_csv({src}, header = true, all_varchar = true)",
          "every input left out, with the stage and reason"),
@@ -63,8 +67,7 @@ VIEWS: tuple[View, ...] = (
     View("registry", ("registry.json",), "SELECT * FROM read_json({src})",
          "model files with metrics, params, config hash and code version"),
     View("hpo_trials", ("hpo/*/trials.parquet",),
-         r"SELECT regexp_extract(filename, '([^/\\]+)[/\\]trials\.parquet$', 1) AS model, "
-         "* EXCLUDE (filename) FROM read_parquet({src}, filename = true, union_by_name = true)",
+         _named_by_path("model", r"([^/\\]+)[/\\]trials\.parquet$"),
          "every hyper-parameter search trial: model, number, state, value, seconds, interrupted, param_<name>..."),
 )  # fmt: skip
 

@@ -16,7 +16,6 @@ last epoch checkpoint. Every trial is an MLflow run nested in the search's run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fvc.fingerprint import fingerprint
 from fvc.hpo.objective import SearchData, evaluate_params
 from fvc.hpo.space import HpoConfig
 from fvc.io.atomic import write_json, write_parquet
@@ -59,8 +59,7 @@ def study_name(model: str, cfg: HpoConfig, base_params: Mapping[str, Any], seed:
     # Not `trials` (raising it extends the study) nor `storage` (where the study lives is not what it is).
     settings = {k: v for k, v in dict(cfg.raw).items() if k not in ("trials", "storage")}
     parts = [model, settings, dict(base_params), seed, sorted(sample["video_id"]), sorted(sample["fold"].astype(int)), dict(clip_recipe or {})]
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-    return f"{model}-{digest[:12]}"
+    return f"{model}-{fingerprint(*parts)[:12]}"
 
 
 def run_search(
@@ -171,7 +170,7 @@ class _Objective:
 
         self.number = trial.number
         params = self.cfg.space.suggest(trial)
-        key = hashlib.sha256(_params_key(params).encode("utf-8")).hexdigest()[:16]
+        key = fingerprint(params)
         prune = self.cfg.method == "optuna" and self.cfg.pruning
 
         def report(step: int, value: float) -> None:

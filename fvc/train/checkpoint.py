@@ -3,13 +3,11 @@
 Checkpoints live outside Snakemake's declared outputs (``<results>/checkpoints/<model>/fold_<k>/last.pt``),
 so a failed or killed job keeps them and its restart resumes. They hold only tensors and plain Python
 values, so they load with ``torch.load(weights_only=True)``; a fingerprint of the model, data and
-training settings guards against resuming a run whose configuration has changed since.
+training settings (:func:`fvc.fingerprint.fingerprint`) guards against resuming a run whose configuration has changed since.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 from pathlib import Path
@@ -20,15 +18,9 @@ import torch
 
 from fvc.io.atomic import atomic_path
 
-__all__ = ["fingerprint", "load_checkpoint", "restore_rng", "rng_state", "save_checkpoint"]
+__all__ = ["load_checkpoint", "restore_rng", "rng_state", "save_checkpoint"]
 
 log = logging.getLogger(__name__)
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short stable hash of JSON-serialisable parts (model name, params, data ids, settings)."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -13,9 +13,9 @@ import torch
 from sklearn.metrics import f1_score
 
 from fvc.data.splits import fold_rows, inner_validation
+from fvc.fingerprint import fingerprint as make_fingerprint
 from fvc.models import create, get_spec
 from fvc.models.registry import model_kwargs
-from fvc.train.checkpoint import fingerprint as make_fingerprint
 from fvc.train.data import ClipDataset, clip_rows
 from fvc.train.engine import TrainConfig, TrainResult, Tracker, predict, train
 

@@ -8,6 +8,9 @@ rule synth:
         f"{RESULTS}/logs/synth.log",
     benchmark:
         f"{RESULTS}/benchmarks/synth/synth.tsv"
+    # Scenes render in parallel processes (the bytes do not depend on how many); Snakemake scales the
+    # request down to --cores.
+    threads: 4
     params:
         synth=config.get("synth", {}),
         seed=config["seed"],

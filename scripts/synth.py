@@ -7,4 +7,4 @@ from fvc.logs import log_to_file
 
 log_to_file(snakemake.log[0])
 cfg = SynthConfig(seed=snakemake.params.seed, **snakemake.params.synth)
-generate_corpus(Path(snakemake.output[0]).parent, cfg, progress=True)
+generate_corpus(Path(snakemake.output[0]).parent, cfg, progress=True, workers=snakemake.threads)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fvc.hpo.study import with_best_params
+from fvc.hpo.best import with_best_params
 from fvc.logs import log_to_file
 from fvc.track import TrackingConfig
 from fvc.train.fold import train_fold_tracked

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from tqdm import tqdm
 
 from fvc.io.atomic import atomic_write
 from fvc.io.encode import write_image, write_video
+from fvc.io.video import decode_all
 
 __all__ = [
     "FAMILY_NAMES",
@@ -40,6 +43,7 @@ __all__ = [
     "generate_corpus",
     "manipulate",
     "render_scene",
+    "scene_crf",
 ]
 
 FAMILY_NAMES: tuple[str, ...] = ("splice", "upsample", "double_compression", "flicker", "interpolation")
@@ -52,6 +56,17 @@ SAMPLE_COLUMNS: tuple[str, ...] = ("path", "label", "group", "family")
 # manipulation stream independent of the scene stream so a change to the renderer's draws does not
 # silently change which manipulation parameters a scene gets (and vice versa).
 _MANIPULATION_STREAM = 0x6D616E69
+# Likewise for the per-scene encoder settings.
+_CODEC_STREAM = 0x636F6463
+
+# Manipulated regions (a face, a replaced object): radius as a fraction of the frame's shorter side, and the
+# width of the feathered edge in pixels.
+_REGION_SCALE = (0.2, 0.35)
+_REGION_FEATHER = (1.0, 3.0)
+# Share of splice, flicker and interpolation fakes whose synthesised pixels carry the generator's upsampling
+# trace; the others show only their own family's trace.
+_GENERATED = 0.85
+_GENERATOR_EPS = (0.08, 0.3)
 
 # Smallest frame side: the objects, the 2x downscale and the JPEG 8x8 grid all need some room.
 _MIN_SIDE = 16
@@ -129,14 +144,18 @@ class SynthConfig:
     tuples, so configs stay hashable and comparable.
     """
 
-    scenes: int = 24
+    scenes: int = 160
     """Number of source scenes; each yields one real and one fake video."""
-    frames: int = 32
+    frames: int = 16
     """Frames per video."""
     fps: int = 16
-    sizes: tuple[tuple[int, int], ...] = ((192, 144), (224, 128), (144, 192))
+    sizes: tuple[tuple[int, int], ...] = ((96, 72), (72, 96), (112, 64))
     """(width, height) per scene, cycled over scenes; even numbers (H.264 yuv420p)."""
-    crf: int = 23
+    crf: int = 20
+    """Centre of the per-scene H.264 quality: scene ``i`` is encoded at ``crf +- crf_spread`` (drawn per scene)."""
+    crf_spread: int = 3
+    """A scene's real and fake share one crf; scenes differ, so bitrate and compression strength vary across the
+    corpus the way they do across uploads, and a file's size says little about its label."""
     stills: int = 4
     """Number of scenes that also export their middle frame as PNG stills (real and fake)."""
     families: tuple[str, ...] = FAMILY_NAMES
@@ -151,6 +170,9 @@ class SynthConfig:
         _check_int("frames", self.frames, 2)
         _check_int("fps", self.fps, 1)
         _check_int("crf", self.crf, 0, 51)
+        _check_int("crf_spread", self.crf_spread, 0, 25)
+        if self.crf - self.crf_spread < 0 or self.crf + self.crf_spread > 51:
+            raise ValueError(f"crf_spread must keep crf +- crf_spread in [0, 51], got crf={self.crf}, crf_spread={self.crf_spread}")
         _check_int("stills", self.stills, 0, self.scenes)
         _check_int("seed", self.seed, 0)
 
@@ -170,7 +192,7 @@ def render_scene(scene: int, cfg: SynthConfig) -> np.ndarray:
 
     # Camera: steady pan plus a slow sinusoidal wobble (hand-held look). Subpixel offsets are rendered by
     # bilinear sampling, which also gives the mild per-frame sharpness variation of a real moving camera.
-    speed = rng.uniform(0.15, 1.4)
+    speed = rng.uniform(0.3, 2.5)
     heading = rng.uniform(0.0, 2.0 * math.pi)
     wobble = rng.uniform(0.0, 2.0)
     wobble_freq = rng.uniform(0.05, 0.25)
@@ -198,7 +220,7 @@ def render_scene(scene: int, cfg: SynthConfig) -> np.ndarray:
     exposure = 1.0 + exposure_jitter * rng.standard_normal(n_frames)
 
     # Optics and sensor: per-scene blur and noise level, so sharpness and noise vary across real videos.
-    blur = rng.uniform(0.3, 1.1)
+    blur = rng.uniform(0.2, 0.8)
     noise_sigma = rng.uniform(2.0, 6.0)
     channel_corr = rng.uniform(0.3, 0.8)
     shot_weight = rng.uniform(0.0, 0.6)
@@ -255,6 +277,7 @@ def generate_corpus(
     cfg: SynthConfig = SynthConfig(),
     *,
     progress: bool = True,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Write the corpus under ``out_dir`` and return its sample table (also written to ``samples.csv``).
 
@@ -264,37 +287,65 @@ def generate_corpus(
     means the corpus is complete. Columns: ``path`` (relative, forward slashes), ``label`` (real/fake),
     ``group`` (``scene_###``, shared by everything derived from one scene, for leakage-free splits) and
     ``family`` (``none`` for real).
+
+    ``workers`` processes render scenes side by side; every scene is a pure function of ``(cfg, scene)``,
+    so the bytes do not depend on the number of workers.
     """
     root = Path(out_dir)
     still_scenes = _still_scenes(cfg.scenes, cfg.stills)
-    rows: list[tuple[str, str, str, str]] = []
-    for scene in tqdm(range(cfg.scenes), desc="synthetic corpus", unit="scene", disable=not progress):
-        family = cfg.families[scene % len(cfg.families)]
-        group = f"scene_{scene:03d}"
-        real = render_scene(scene, cfg)
-        donor = render_scene((scene + 1) % cfg.scenes, cfg) if family == "splice" and cfg.scenes > 1 else None
-        fake = manipulate(real, family, np.random.default_rng([cfg.seed, scene, _MANIPULATION_STREAM]), donor)
-        del donor
+    jobs = [(scene, cfg, root, scene in still_scenes) for scene in range(cfg.scenes)]
+    bar = tqdm(total=cfg.scenes, desc="synthetic corpus", unit="scene", disable=not progress)
+    if workers > 1 and cfg.scenes > 1:
+        # fork: the workers inherit the imported modules instead of importing them again.
+        with multiprocessing.get_context("fork").Pool(min(workers, cfg.scenes)) as pool:
+            per_scene = []
+            for rows in pool.imap(_write_scene, jobs):
+                per_scene.append(rows)
+                bar.update()
+    else:
+        per_scene = []
+        for job in jobs:
+            per_scene.append(_write_scene(job))
+            bar.update()
+    bar.close()
 
-        real_rel = f"real/{group}.mp4"
-        fake_rel = f"fake/{group}_{family}.mp4"
-        write_video(root / real_rel, real, fps=cfg.fps, crf=cfg.crf)
-        write_video(root / fake_rel, fake, fps=cfg.fps, crf=cfg.crf)
-        rows.append((real_rel, "real", group, "none"))
-        rows.append((fake_rel, "fake", group, family))
-        if scene in still_scenes:
-            middle = cfg.frames // 2
-            real_still = f"real/still_{scene:03d}.png"
-            fake_still = f"fake/still_{scene:03d}_{family}.png"
-            write_image(root / real_still, real[middle])
-            write_image(root / fake_still, fake[middle])
-            rows.append((real_still, "real", group, "none"))
-            rows.append((fake_still, "fake", group, family))
-
-    table = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+    table = pd.DataFrame([row for rows in per_scene for row in rows], columns=list(SAMPLE_COLUMNS))
     with atomic_write(root / "samples.csv") as handle:
         table.to_csv(handle, index=False, lineterminator="\n")
     return table
+
+
+def scene_crf(scene: int, cfg: SynthConfig) -> int:
+    """The H.264 crf of ``scene`` (its real and its fake alike), from its own random stream."""
+    if cfg.crf_spread == 0:
+        return cfg.crf
+    rng = np.random.default_rng([cfg.seed, scene, _CODEC_STREAM])
+    return int(rng.integers(cfg.crf - cfg.crf_spread, cfg.crf + cfg.crf_spread + 1))
+
+
+def _write_scene(job: tuple[int, SynthConfig, Path, bool]) -> list[tuple[str, str, str, str]]:
+    scene, cfg, root, with_still = job
+    family = cfg.families[scene % len(cfg.families)]
+    group = f"scene_{scene:03d}"
+    real = render_scene(scene, cfg)
+    donor = render_scene((scene + 1) % cfg.scenes, cfg) if family == "splice" and cfg.scenes > 1 else None
+    fake = manipulate(real, family, np.random.default_rng([cfg.seed, scene, _MANIPULATION_STREAM]), donor)
+    del donor
+
+    crf = scene_crf(scene, cfg)
+    real_rel = f"real/{group}.mp4"
+    fake_rel = f"fake/{group}_{family}.mp4"
+    write_video(root / real_rel, real, fps=cfg.fps, crf=crf)
+    write_video(root / fake_rel, fake, fps=cfg.fps, crf=crf)
+    rows = [(real_rel, "real", group, "none"), (fake_rel, "fake", group, family)]
+    if with_still:
+        middle = cfg.frames // 2
+        real_still = f"real/still_{scene:03d}.png"
+        fake_still = f"fake/still_{scene:03d}_{family}.png"
+        write_image(root / real_still, real[middle])
+        write_image(root / fake_still, fake[middle])
+        rows += [(real_still, "real", group, "none"), (fake_still, "fake", group, family)]
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -392,8 +443,8 @@ def _random_object(height: int, width: int, n_frames: int, rng: np.random.Genera
         y0=float(rng.uniform(0.15, 0.85) * height),
         x0=float(rng.uniform(0.15, 0.85) * width),
         # Bounded so that objects stay near the frame for the whole clip.
-        vy=float(rng.uniform(-0.4, 0.4) * height / n_frames),
-        vx=float(rng.uniform(-0.4, 0.4) * width / n_frames),
+        vy=float(rng.uniform(-1.2, 1.2) * height / n_frames),
+        vx=float(rng.uniform(-1.2, 1.2) * width / n_frames),
         angle0=float(rng.uniform(0.0, math.pi)),
         spin=float(rng.uniform(-0.05, 0.05)),
         softness=float(rng.uniform(0.4, 2.0)),
@@ -427,13 +478,19 @@ def _moving_masks(
     scale: tuple[float, float],
     feather: tuple[float, float],
 ) -> np.ndarray:
-    """(T, H, W) float32 masks of a feathered ellipse drifting slowly, like a tracked face or object."""
-    ry = rng.uniform(*scale) * height
-    rx = rng.uniform(*scale) * width
-    y0 = rng.uniform(ry, height - ry)
-    x0 = rng.uniform(rx, width - rx)
-    vy = rng.uniform(-0.25, 0.25) * height / n_frames
-    vx = rng.uniform(-0.25, 0.25) * width / n_frames
+    """(T, H, W) float32 masks of a feathered ellipse drifting slowly near the frame centre, like a tracked face.
+
+    Centred on purpose: the manipulated subject of a real fake (a face, a replaced object) is what the camera
+    frames, and centre-cropping clipsets must see it as they would in real footage.
+    """
+    side = min(height, width)
+    aspect = math.exp(rng.uniform(-0.25, 0.25))
+    ry = rng.uniform(*scale) * side * aspect
+    rx = rng.uniform(*scale) * side / aspect
+    y0 = height * (0.5 + rng.uniform(-0.1, 0.1))
+    x0 = width * (0.5 + rng.uniform(-0.1, 0.1))
+    vy = rng.uniform(-0.15, 0.15) * height / n_frames
+    vx = rng.uniform(-0.15, 0.15) * width / n_frames
     soft = rng.uniform(*feather)
     t = np.arange(n_frames, dtype=np.float32)[:, None, None]
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -458,11 +515,14 @@ def _splice(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | No
         donor = np.roll(frames[::-1], shift=(height // 3, width // 3), axis=(1, 2))
     host_sigma = _estimate_noise(frames[n_frames // 2])
     # The region's noise deliberately mismatches the host: much cleaner or much noisier.
-    lower, higher = rng.uniform(0.25, 0.55), rng.uniform(1.7, 2.6)
+    lower, higher = rng.uniform(0.2, 0.5), rng.uniform(1.8, 3.0)
     new_sigma = max(0.5, host_sigma * (lower if rng.random() < 0.5 else higher))
-    denoise = rng.uniform(0.8, 1.5)
-    colour_match = rng.uniform(0.5, 0.95)
-    masks = _moving_masks(n_frames, height, width, rng, scale=(0.18, 0.32), feather=(1.5, 4.0))
+    denoise = rng.uniform(1.0, 2.0)
+    colour_match = rng.uniform(0.3, 0.9)
+    # The pasted region comes out of a generator (a face-swap decoder): its upsampling trace, weaker than the
+    # upsample family's and absent in some fakes (1 - _GENERATED), which then show only the blend.
+    eps = _generator_eps(rng, *_GENERATOR_EPS) if rng.random() < _GENERATED else 0.0
+    masks = _moving_masks(n_frames, height, width, rng, scale=_REGION_SCALE, feather=_REGION_FEATHER)
     out = np.empty_like(frames)
     for t in range(n_frames):
         host = frames[t].astype(np.float32)
@@ -475,36 +535,55 @@ def _splice(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | No
         src_mean = (src * mask[..., None]).sum((0, 1), dtype=np.float64) / weight
         src += (colour_match * (host_mean - src_mean)).astype(np.float32)
         src += new_sigma * rng.standard_normal(src.shape, dtype=np.float32)
+        if eps:
+            src = _learned_upsample(src, eps, 0.0, rng)
         out[t] = _to_uint8(host + mask[..., None] * (src - host))
     return out
+
+
+def _generator_eps(rng: np.random.Generator, low: float, high: float) -> float:
+    """Strength of a generator's checkerboard, random sign; see :func:`_learned_upsample`."""
+    return float(rng.uniform(low, high) * (1.0 if rng.random() < 0.5 else -1.0))
+
+
+def _learned_upsample(img: np.ndarray, eps: float, renoise: float, rng: np.random.Generator) -> np.ndarray:
+    """``img`` (H, W, 3 float32) through a generator's output layer: 2x average-pool, then a stride-2 transposed
+    convolution with 3 taps ``[a, 1, a]``.
+
+    ``a = 0.5`` would be bilinear upsampling; ``a = 0.5 (1 + eps)`` weights odd and even output positions
+    unequally, the checkerboard of learned upsamplers (Odena et al. 2016) that detectors of generated video
+    and images key on and that any resize destroys. ``renoise`` adds back texture, not the camera's noise.
+    """
+    height, width = img.shape[:2]
+    a = 0.5 * (1.0 + eps)
+    kernel = np.array([a, 1.0, a], dtype=np.float32)
+    norm = np.float32(4.0 / (2.0 + eps) ** 2)  # keeps the mean brightness
+    h2, w2 = height - height % 2, width - width % 2
+    small = img[:h2, :w2].reshape(h2 // 2, 2, w2 // 2, 2, 3).mean(axis=(1, 3))
+    up = img.copy()
+    grid = np.zeros((h2, w2, 3), dtype=np.float32)
+    grid[::2, ::2] = small
+    grid = ndimage.correlate1d(grid, kernel, axis=0, mode="mirror")
+    grid = ndimage.correlate1d(grid, kernel, axis=1, mode="mirror")
+    up[:h2, :w2] = grid * norm
+    if renoise:
+        up += renoise * rng.standard_normal(up.shape, dtype=np.float32)
+    return up
 
 
 def _upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
     del donor
     n_frames, height, width, _ = frames.shape
-    # Transposed convolution, stride 2, 3 taps [a, 1, a]: a = 0.5 would be bilinear; a != 0.5 weights odd
-    # and even output positions unequally, the checkerboard trace of learned upsamplers.
-    eps = rng.uniform(0.03, 0.08) * (1.0 if rng.random() < 0.5 else -1.0)
-    a = 0.5 * (1.0 + eps)
-    kernel = np.array([a, 1.0, a], dtype=np.float32)
-    norm = np.float32(4.0 / (2.0 + eps) ** 2)  # keeps the mean brightness
-    renoise = rng.uniform(0.3, 1.5)  # generators add some texture back, not the camera's noise
+    eps = _generator_eps(rng, 0.12, 0.3)
+    renoise = rng.uniform(0.3, 1.0)
     if rng.random() < 0.35:
         masks = np.ones((n_frames, height, width), dtype=np.float32)
     else:
-        masks = _moving_masks(n_frames, height, width, rng, scale=(0.2, 0.35), feather=(2.0, 5.0))
-    h2, w2 = height - height % 2, width - width % 2
+        masks = _moving_masks(n_frames, height, width, rng, scale=_REGION_SCALE, feather=_REGION_FEATHER)
     out = np.empty_like(frames)
     for t in range(n_frames):
         host = frames[t].astype(np.float32)
-        small = host[:h2, :w2].reshape(h2 // 2, 2, w2 // 2, 2, 3).mean(axis=(1, 3))
-        up = host.copy()
-        grid = np.zeros((h2, w2, 3), dtype=np.float32)
-        grid[::2, ::2] = small
-        grid = ndimage.correlate1d(grid, kernel, axis=0, mode="mirror")
-        grid = ndimage.correlate1d(grid, kernel, axis=1, mode="mirror")
-        up[:h2, :w2] = grid * norm
-        up += renoise * rng.standard_normal(up.shape, dtype=np.float32)
+        up = _learned_upsample(host, eps, renoise, rng)
         mask = masks[t][..., None]
         out[t] = _to_uint8(host + mask * (up - host))
     return out
@@ -512,34 +591,74 @@ def _upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | 
 
 def _double_compression(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
     del donor
-    # Below the ~60-80 of typical re-saves on purpose: the final crf-23 H.264 erases nearly all blocking of
-    # q >= 70 JPEG at these frame sizes (measured), leaving only a loss of fine detail.
-    quality = int(rng.integers(40, 71))
-    # Shift so the JPEG 8x8 grid is misaligned with the final H.264 grid, like a cropped re-upload.
-    dy, dx = (int(v) for v in rng.integers(1, 8, size=2))
+    # A re-upload: the clip was downscaled to half size, compressed hard at that size (H.264 at a low quality,
+    # or every frame re-saved as JPEG, frames exported as images and re-assembled), and scaled back up before
+    # the final encode, mostly by a learned upscaler ("AI upscaling"), otherwise bilinearly. Traces: the first
+    # generation's blocks and smeared texture, magnified 2x; the upscaler's checkerboard; and, for bilinear,
+    # the period-2 correlations of interpolation (Popescu and Farid's resampling trace). Without a
+    # distinctive trace of their own these fakes are only smoother than the reals, and detectors ranked them
+    # as the most real videos of all (ROC-AUC 0.33-0.43 on this family with a plain or bilinear rescale,
+    # measured).
+    n_frames, height, width, _ = frames.shape
+    small_h, small_w = max(_MIN_SIDE // 2, (height // 4) * 2), max(_MIN_SIDE // 2, (width // 4) * 2)
+    small = np.stack([_resize_area(frame, small_h, small_w) for frame in frames])
+    if rng.random() < 0.5:
+        small = _reencode(small, crf=int(rng.integers(30, 43)))
+    else:
+        quality = int(rng.integers(10, 41))
+        for t in range(n_frames):
+            buffer = io.BytesIO()
+            Image.fromarray(small[t], mode="RGB").save(buffer, format="JPEG", quality=quality)
+            buffer.seek(0)
+            with Image.open(buffer) as decoded:
+                small[t] = np.asarray(decoded.convert("RGB"))
+    eps = _generator_eps(rng, *_GENERATOR_EPS) if rng.random() < _GENERATED else 0.0
     out = np.empty_like(frames)
-    for t in range(frames.shape[0]):
-        shifted = np.roll(frames[t], (dy, dx), axis=(0, 1))
-        buffer = io.BytesIO()
-        Image.fromarray(shifted, mode="RGB").save(buffer, format="JPEG", quality=quality)
-        buffer.seek(0)
-        with Image.open(buffer) as decoded:
-            recompressed = np.asarray(decoded.convert("RGB"))
-        out[t] = np.roll(recompressed, (-dy, -dx), axis=(0, 1))
+    for t in range(n_frames):
+        up = _resize(small[t].astype(np.float32), height, width)
+        out[t] = _to_uint8(_learned_upsample(up, eps, 0.0, rng) if eps else up)
     return out
+
+
+def _resize_area(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 RGB area-averaged to ``height`` x ``width`` (Pillow's box filter)."""
+    return np.asarray(Image.fromarray(img, mode="RGB").resize((width, height), Image.Resampling.BOX))
+
+
+def _reencode(frames: np.ndarray, crf: int) -> np.ndarray:
+    """``frames`` after an H.264 round trip at ``crf`` (deterministic: x264's C paths, one thread)."""
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:
+        # yuv420p needs even sides; an odd row or column is carried over untouched.
+        out = frames.copy()
+        out[:, : height - height % 2, : width - width % 2] = _reencode(frames[:, : height - height % 2, : width - width % 2], crf)
+        return out
+    with tempfile.TemporaryDirectory(prefix="fvc-synth-") as tmp:
+        path = Path(tmp) / "pass1.mp4"
+        write_video(path, frames, crf=crf)
+        decoded = decode_all(path)
+    if decoded.shape != frames.shape:
+        raise RuntimeError(f"H.264 round trip changed the clip's shape: {frames.shape} -> {decoded.shape}")
+    return decoded
 
 
 def _flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
     del donor
     n_frames, height, width, _ = frames.shape
-    mode = int(rng.integers(0, 3))  # 0 global jitter, 1 region jitter, 2 region jitter + wobble
+    # 0 global jitter (a purely temporal trace, 1 in 5), 1 region jitter, 2 region jitter + wobble. A region
+    # rendered frame by frame also stands out from its surroundings in each frame (a brightness step at the
+    # mask's edge), as a face generated per frame does.
+    mode = int(rng.choice(3, p=[0.2, 0.4, 0.4]))
     if mode == 0:
-        gain_sd, offset_sd, wobble = rng.uniform(0.01, 0.025), rng.uniform(0.5, 2.0), 0.0
+        gain_sd, offset_sd, wobble = rng.uniform(0.03, 0.07), rng.uniform(2.0, 5.0), 0.0
         masks = np.ones((n_frames, height, width), dtype=np.float32)
+        eps = 0.0
     else:
-        gain_sd, offset_sd = rng.uniform(0.02, 0.05), rng.uniform(1.0, 4.0)
+        gain_sd, offset_sd = rng.uniform(0.05, 0.15), rng.uniform(2.0, 8.0)
         wobble = rng.uniform(0.4, 1.0) if mode == 2 else 0.0
-        masks = _moving_masks(n_frames, height, width, rng, scale=(0.2, 0.35), feather=(2.0, 5.0))
+        masks = _moving_masks(n_frames, height, width, rng, scale=_REGION_SCALE, feather=_REGION_FEATHER)
+        # A region generated frame by frame carries the generator's upsampling trace (not in every fake).
+        eps = _generator_eps(rng, *_GENERATOR_EPS) if rng.random() < _GENERATED else 0.0
     # Independent per frame: the temporal inconsistency of frame-by-frame generators.
     gains = 1.0 + gain_sd * rng.standard_normal(n_frames)
     offsets = offset_sd * rng.standard_normal(n_frames)
@@ -552,6 +671,8 @@ def _flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | N
             edited = ndimage.shift(host, (shifts[t, 0], shifts[t, 1], 0.0), order=1, mode="nearest")
         mean = np.float32(edited.mean(dtype=np.float64))
         edited = (edited - mean) * np.float32(gains[t]) + mean + np.float32(offsets[t])
+        if eps:
+            edited = _learned_upsample(edited, eps, 0.0, rng)
         mask = masks[t][..., None]
         out[t] = _to_uint8(host + mask * (edited - host))
     return out
@@ -570,7 +691,7 @@ def _interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarr
     # repair. It ghosts moving edges and removes the temporal independence of the noise. A random subset
     # rather than strict alternation, blend weights off 0.5 and a little fresh noise stand in for a learned
     # interpolator, whose output is neither an exact average nor periodic.
-    fraction = rng.uniform(0.3, 0.5)
+    fraction = rng.uniform(0.4, 0.6)
     draws = rng.random(n_frames)
     picked: list[int] = []
     for t in range(1, n_frames - 1):
@@ -578,11 +699,15 @@ def _interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarr
             picked.append(t)
     chosen = np.array(picked or [1 + int(draws[0] * (n_frames - 2))], dtype=np.intp)
     weights = rng.uniform(0.35, 0.65, size=(chosen.size, 1, 1, 1)).astype(np.float32)
-    renoise = rng.uniform(0.3, 0.8) * _estimate_noise(frames[n_frames // 2])
+    renoise = rng.uniform(0.2, 0.5) * _estimate_noise(frames[n_frames // 2])
     before = frames[chosen - 1].astype(np.float32)
     after = frames[chosen + 1].astype(np.float32)
     blend = weights * before + (1.0 - weights) * after
     blend += renoise * rng.standard_normal(blend.shape, dtype=np.float32)
+    # A learned interpolator synthesises the new frames: its upsampling trace on them (not in every fake).
+    eps = _generator_eps(rng, *_GENERATOR_EPS) if rng.random() < _GENERATED else 0.0
+    if eps:
+        blend = np.stack([_learned_upsample(frame, eps, 0.0, rng) for frame in blend])
     out[chosen] = _to_uint8(blend)
     return out
 

@@ -255,7 +255,14 @@ def fold_metrics_figure(metrics: pd.DataFrame, level: str = "video", metric_name
             values = table.loc[table["model"] == model, metric].dropna().to_numpy()
             ax.scatter(np.full(len(values), x[i]), values, s=9, color="black", zorder=3, lw=0)
     ax.axhline(0.5, ls=":", lw=1.0, color="0.4")
-    ax.set_xticks(np.arange(len(models)), models, rotation=15 if len(models) > 3 else 0)
+    flagged = set(table.loc[table["warnings"].fillna("") != "", "model"]) if "warnings" in table else set()
+    ax.set_xticks(np.arange(len(models)), [f"{m} (!)" if m in flagged else m for m in models], rotation=15 if len(models) > 3 else 0)
+    for tick, model in zip(ax.get_xticklabels(), models, strict=True):
+        if model in flagged:
+            tick.set_color("#b2182b")
+    if flagged:
+        fig.text(0.01, 0.005, "(!) degenerate on some fold (one predicted class, a training loss that never fell or AUC below 0.5):"
+                 " see the warnings column of summary.csv", fontsize=7.5, color="#b2182b")  # fmt: skip
     ax.set(ylim=(0.0, 1.08))
     ax.set_ylabel(f"{level}-level metric (mean ± std over folds)")
     ax.set_xlabel("model (best mean ROC-AUC first)")

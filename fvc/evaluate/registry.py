@@ -76,6 +76,7 @@ def build_registry(
             "fold": int(record["fold"]),
             "model_path": model_file(Path(path).parent),
             "metrics": record["video"],
+            "warnings": list(record.get("warnings") or ()),
             "params": record.get("params", {}),
             "config_hash": digest,
             "code_version": code,

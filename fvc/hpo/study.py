@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from fvc.fingerprint import fingerprint
+from fvc.hpo.best import load_best_params, with_best_params
 from fvc.hpo.objective import SearchData, evaluate_params
 from fvc.hpo.space import HpoConfig
 from fvc.io.atomic import write_json, write_parquet
@@ -238,17 +239,6 @@ def write_study_outputs(result: StudyResult, cfg: HpoConfig, *, best: str | Path
         "n_failed": int(counts.get("FAIL", 0)), "sample_fraction": cfg.sample_fraction, "cv_folds": cfg.cv_folds,
     })  # fmt: skip
     write_json(complete, {"model": result.model, "study_name": result.study_name, "best_value": result.best_value})
-
-
-def load_best_params(path: str | Path) -> dict[str, Any]:
-    return dict(json.loads(Path(path).read_text(encoding="utf-8"))["params"])
-
-
-def with_best_params(params: Mapping[str, Any], path: str | Path | None) -> dict[str, Any]:
-    """``params`` with a search's best values on top (they win over config values of the same names)."""
-    if not path:
-        return dict(params)
-    return {**params, **load_best_params(path)}
 
 
 def _storage(url: str | None, path: Path) -> tuple[Any, str]:

@@ -23,14 +23,14 @@ __all__ = ["naive_cnn", "transfer"]
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 FRAMES_CLIPSET = "frames"
-_TRAIN = {"epochs": 6, "batch_size": 8, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
+_TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
 
 
 @register_model(
     kind="torch",
     input="frames",
-    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.5, "pretrained": False, **_TRAIN, "lr": 1e-3, "backbone_lr": 1e-3},
-    resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=2),
+    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.3, "pretrained": False, **_TRAIN, "epochs": 12, "lr": 2e-3, "backbone_lr": 2e-3},
+    resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=1),
     default_cfg={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
 )
 def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> NaiveCNN:
@@ -46,7 +46,7 @@ def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> Na
     input="frames",
     default_params={"clipset": FRAMES_CLIPSET, "backbone": "resnet18", "pretrained": False, "dropout": 0.2,
                     "freeze_epochs": 1, "unfreeze_every": 1, **_TRAIN, "lr": 1e-3, "backbone_lr": 1e-4},  # fmt: skip
-    resources=Resources(mem_mb=8000, runtime=120, gpu=1, threads=2),
+    resources=Resources(mem_mb=8000, runtime=120, gpu=1, threads=1),
     default_cfg=IMAGENET,
 )
 def transfer(

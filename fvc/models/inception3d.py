@@ -22,9 +22,9 @@ __all__ = ["variable_ar_cnn"]
 @register_model(
     kind="torch",
     input="clip",
-    default_params={"clipset": "letterbox", "width": 16, "dropout": 0.4, "pretrained": False, "epochs": 3, "batch_size": 4,
-                    "accumulate": 2, "lr": 2e-3, "backbone_lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0.5, "patience": 2},  # fmt: skip
-    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=2),
+    default_params={"clipset": "letterbox", "width": 8, "dropout": 0.4, "pretrained": False, "epochs": 8, "batch_size": 16,
+                    "accumulate": 1, "lr": 1e-3, "backbone_lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3},  # fmt: skip
+    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=1),
     default_cfg={"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)},
 )
 def variable_ar_cnn(*, width: int = 16, dropout: float = 0.4, pretrained: PretrainedSpec = False) -> Inception3D:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "DATA_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "list_models", "model_kwargs",
+    "DATA_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "is_pretrained", "list_models", "model_kwargs",
     "register_model", "resolve_params",
 ]  # fmt: skip
 
@@ -27,7 +27,7 @@ _FAMILY_MODULES = ("fvc.models.classical", "fvc.models.cnn2d", "fvc.models.vit_t
 DATA_PARAMS = frozenset({"clipset"})
 TRAIN_PARAMS = frozenset({
     "epochs", "batch_size", "accumulate", "lr", "backbone_lr", "weight_decay", "warmup_epochs", "patience",
-    "grad_clip", "amp", "num_workers", "inner_val_fraction", "label_smoothing",
+    "min_epochs", "monitor", "smoothing", "grad_clip", "amp", "num_workers", "inner_val_fraction", "label_smoothing",
 })  # fmt: skip
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -125,6 +125,11 @@ def model_kwargs(name: str, params: Mapping[str, Any] | None = None, clip: Mappi
             if key in accepted and not kwargs.get(key):
                 kwargs[key] = clip[source]
     return kwargs
+
+
+def is_pretrained(value: Any) -> bool:
+    """Whether a ``pretrained`` parameter asks for weights (``true`` or a file), in any of its spellings."""
+    return value not in (None, False, "false", "False", "")
 
 
 def create(name: str, **params: Any) -> Any:

@@ -20,8 +20,8 @@ __all__ = ["r2plus1d", "r3d", "slowfast", "x3d"]
 
 CLIP_CLIPSET = "clip"
 KINETICS = {"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)}
-_TRAIN = {"epochs": 2, "batch_size": 4, "accumulate": 2, "lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0.5, "patience": 2}
-_VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=2)
+_TRAIN = {"epochs": 5, "batch_size": 16, "accumulate": 1, "lr": 5e-4, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
+_VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=1)
 # X3D expansion presets (Feichtenhofer 2020, table 4): clip length and crop; all share width 2.0 and depth 2.2.
 X3D_PRESETS = {"xs": (4, 160), "s": (13, 160), "m": (16, 224)}
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["vit_gru", "vit_transformer"]
 
 _DEFAULTS = {
-    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "pretrained": False, "dropout": 0.1,
-    "epochs": 4, "batch_size": 4, "accumulate": 2, "lr": 3e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
+    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 8, "pretrained": False, "dropout": 0.1,
+    "epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 5e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
 _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg ViTs
@@ -34,31 +34,33 @@ _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg Vi
     kind="torch",
     input="frames",
     default_params={**_DEFAULTS, "gru_hidden": 256, "layers": 2},
-    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=2),
+    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=1),
     default_cfg=_VIT_CFG,
 )
 def vit_gru(
-    *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, pretrained: PretrainedSpec = False, dropout: float = 0.1,
-    gru_hidden: int = 256, layers: int = 2,
+    *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, pretrained: PretrainedSpec = False,
+    dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> 2-layer GRU(256) -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
-    return ViTTemporal("gru", vit=vit, img_size=img_size, pretrained=pretrained, dropout=dropout, gru_hidden=gru_hidden, layers=layers)
+    return ViTTemporal("gru", vit=vit, img_size=img_size, patch_size=patch_size, pretrained=pretrained, dropout=dropout,
+                       gru_hidden=gru_hidden, layers=layers)  # fmt: skip
 
 
 @register_model(
     kind="torch",
     input="frames",
     default_params={**_DEFAULTS, "layers": 2, "heads": 8},
-    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=2),
+    resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=1),
     default_cfg=_VIT_CFG,
 )
 def vit_transformer(
-    *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, pretrained: PretrainedSpec = False, dropout: float = 0.1,
-    layers: int = 2, heads: int = 8,
+    *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, pretrained: PretrainedSpec = False,
+    dropout: float = 0.1, layers: int = 2, heads: int = 8,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
-    return ViTTemporal("transformer", vit=vit, img_size=img_size, pretrained=pretrained, dropout=dropout, layers=layers, heads=heads)
+    return ViTTemporal("transformer", vit=vit, img_size=img_size, patch_size=patch_size, pretrained=pretrained, dropout=dropout,
+                       layers=layers, heads=heads)  # fmt: skip

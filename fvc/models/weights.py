@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 from torch import nn
+
+from fvc.models.registry import is_pretrained
 
 __all__ = ["PretrainedError", "PretrainedSpec", "apply_pretrained", "create_backbone", "load_state_dict_file", "load_weights"]
 
@@ -31,7 +32,9 @@ class PretrainedError(RuntimeError):
 
 def create_backbone(name: str, pretrained: PretrainedSpec, **kwargs: Any) -> nn.Module:
     """A timm model without classifier (``num_classes=0``), its weights chosen by ``pretrained``."""
-    if pretrained in (None, False, "false", "False", ""):
+    import timm  # here, not at import: a job that builds no timm model should not pay for importing it
+
+    if not is_pretrained(pretrained):
         return timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
     if pretrained in (True, "true", "True"):
         try:
@@ -57,7 +60,7 @@ def apply_pretrained(model: nn.Module, pretrained: PretrainedSpec, name: str) ->
 
     ``true`` is refused: fvc fetches no published weights for its own networks.
     """
-    if pretrained in (None, False, "false", "False", ""):
+    if not is_pretrained(pretrained):
         return model
     if pretrained in (True, "true", "True"):
         raise ValueError(f"{name}: no published weights are fetched for this model; set pretrained to false or a weights file")

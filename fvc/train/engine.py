@@ -3,7 +3,7 @@
 AdamW with a separate learning rate for the pretrainable ``backbone``; linear warm-up then cosine decay,
 stepped per optimizer update; automatic mixed precision on CUDA (bf16 where supported, else fp16 with a
 gradient scaler; off on CPU); gradient accumulation and clipping; class-weighted cross-entropy; early
-stopping on validation F1; a checkpoint after every epoch and exact resumption from it; halving the batch
+stopping on the smoothed validation loss after a minimum number of epochs; a checkpoint after every epoch and exact resumption from it; halving the batch
 (and doubling accumulation) on CUDA out-of-memory; per-epoch history with data-loading time and peak
 memory; optional experiment tracking.
 
@@ -38,9 +38,10 @@ __all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "predict"
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = [
-    "epoch", "lr", "backbone_lr", "train_loss", "val_loss", "val_f1", "val_auc", "batch_size", "accumulate",
+    "epoch", "lr", "backbone_lr", "train_loss", "val_loss", "val_f1", "val_auc", "monitored", "batch_size", "accumulate",
     "seconds", "data_seconds", "peak_memory_mb",
 ]  # fmt: skip
+MONITORS = {"val_loss": -1.0, "val_auc": 1.0, "val_f1": 1.0}  # sign: +1 when higher is better
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,32 @@ class TrainConfig:
     backbone_lr: float | None = None  # None: same as lr
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
+    # Early stopping watches an exponential moving average of the validation loss: F1 at 0.5 on a few dozen
+    # inner-validation videos jumps between epochs and stopped models before they had learnt anything.
+    # No stop before min_epochs (None: half of epochs), and the kept weights come from epoch min_epochs - 1 or
+    # later, so the untrained first epochs, whose BatchNorm running statistics lag, are never chosen.
     patience: int = 3
+    min_epochs: int | None = None
+    monitor: str = "val_loss"  # val_loss (lower is better), val_auc or val_f1 (higher is better)
+    smoothing: float = 0.5  # weight of the previous average: 0 = raw values
     grad_clip: float = 1.0
     amp: bool = True  # only ever used on CUDA
     num_workers: int = 0
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got '{self.monitor}'")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing}")
+
+    @property
+    def first_candidate_epoch(self) -> int:
+        """The earliest epoch whose weights may be kept, and before which training never stops."""
+        min_epochs = self.min_epochs if self.min_epochs is not None else math.ceil(self.epochs / 2)
+        return max(0, min(min_epochs, self.epochs) - 1)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
@@ -77,7 +97,7 @@ class Tracker(Protocol):
 class TrainResult:
     history: pd.DataFrame
     best_epoch: int
-    best_f1: float
+    best_score: float  # the smoothed monitored value at best_epoch
     backoffs: list[str] = field(default_factory=list)
     plan: BatchPlan | None = None
     resumed_from: int | None = None
@@ -110,7 +130,7 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     criterion = nn.CrossEntropyLoss(weight=_class_weights(train_set.labels).to(device), label_smoothing=cfg.label_smoothing)
 
-    state = {"epoch": -1, "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": [], "best_state": None}
+    state = {"epoch": -1, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0, "smoothed": None, "history": [], "best_state": None}
     resumed = load_checkpoint(checkpoint, fingerprint)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
@@ -119,7 +139,7 @@ def train(
         scaler.load_state_dict(resumed["scaler"])
         plan = BatchPlan(resumed["batch_size"], resumed["accumulate"])
         restore_rng(resumed["rng"])
-        state.update({k: resumed[k] for k in ("epoch", "best_f1", "best_epoch", "bad_epochs", "history", "best_state")})
+        state.update({k: resumed[k] for k in _STATE_KEYS})
         log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
     else:
         _save(checkpoint, model, optimizer, scheduler, scaler, plan, state, fingerprint)  # the epoch -1 state OOM retries return to
@@ -127,7 +147,7 @@ def train(
     backoffs: list[str] = []
 
     epoch = state["epoch"] + 1
-    while epoch < cfg.epochs and state["bad_epochs"] < cfg.patience:
+    while epoch < cfg.epochs and (epoch <= cfg.first_candidate_epoch or state["bad_epochs"] < cfg.patience):
         _seed_epoch(cfg.seed, epoch)
         if hasattr(model, "on_epoch_start"):
             model.on_epoch_start(epoch)
@@ -154,22 +174,30 @@ def train(
             continue
         probs, val_loss = predict(model, val_set, batch_size=plan.batch_size, device=device, amp_dtype=amp_dtype, criterion=criterion)
         val_f1, val_auc = _f1_auc(val_set.labels, probs)
+        value = {"val_loss": val_loss, "val_auc": val_auc, "val_f1": val_f1}[cfg.monitor]
+        if value == value:  # NaN (a one-class validation set has no AUC) leaves the average as it was
+            previous = state["smoothed"]
+            state["smoothed"] = value if previous is None else cfg.smoothing * previous + (1.0 - cfg.smoothing) * value
+        monitored = state["smoothed"] if state["smoothed"] is not None else float("nan")
         row = {
             "epoch": epoch, "lr": optimizer.param_groups[-1]["lr"], "backbone_lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss, "val_loss": val_loss, "val_f1": val_f1, "val_auc": val_auc,
+            "train_loss": train_loss, "val_loss": val_loss, "val_f1": val_f1, "val_auc": val_auc, "monitored": monitored,
             "batch_size": plan.batch_size, "accumulate": plan.accumulate, "seconds": time.perf_counter() - started,
             "data_seconds": data_seconds, "peak_memory_mb": _peak_memory_mb(device),
         }  # fmt: skip
         state["history"].append(row)
         if tracker is not None:
             tracker.log_metrics({k: float(v) for k, v in row.items() if k != "epoch" and v == v}, step=epoch)
-        if val_f1 > state["best_f1"]:
-            state.update(best_f1=val_f1, best_epoch=epoch, bad_epochs=0, best_state=_cpu_state(model))
+        score = MONITORS[cfg.monitor] * monitored if monitored == monitored else -math.inf
+        if epoch < cfg.first_candidate_epoch:
+            pass
+        elif score > state["best_score"] or state["best_state"] is None:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0, best_state=_cpu_state(model))
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
-        log.info("epoch %d: train loss %.4f, val loss %.4f, val F1 %.3f, AUC %.3f (%.1fs, data %.1fs)",
-                 epoch, train_loss, val_loss, val_f1, val_auc, row["seconds"], data_seconds)  # fmt: skip
+        log.info("epoch %d: train loss %.4f, val loss %.4f, val F1 %.3f, AUC %.3f, %s (smoothed) %.4f (%.1fs, data %.1fs)",
+                 epoch, train_loss, val_loss, val_f1, val_auc, cfg.monitor, monitored, row["seconds"], data_seconds)  # fmt: skip
         _save(checkpoint, model, optimizer, scheduler, scaler, plan, state, fingerprint)
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             break
@@ -178,7 +206,8 @@ def train(
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
-    return TrainResult(history, state["best_epoch"], state["best_f1"], backoffs, plan, resumed_from)
+    best_score = MONITORS[cfg.monitor] * state["best_score"] if state["best_epoch"] >= 0 else float("nan")
+    return TrainResult(history, state["best_epoch"], best_score, backoffs, plan, resumed_from)
 
 
 @torch.no_grad()
@@ -321,9 +350,12 @@ def _save(path, model, optimizer, scheduler, scaler, plan: BatchPlan, state: dic
             "batch_size": plan.batch_size,
             "accumulate": plan.accumulate,
             "rng": rng_state(),
-            **{k: state[k] for k in ("epoch", "best_f1", "best_epoch", "bad_epochs", "history", "best_state")},
+            **{k: state[k] for k in _STATE_KEYS},
         },
     )
+
+
+_STATE_KEYS = ("epoch", "best_score", "best_epoch", "bad_epochs", "smoothed", "history", "best_state")
 
 
 def config_dict(cfg: TrainConfig) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import joblib
 import pandas as pd
 
 import fvc
+from fvc.evaluate.degenerate import fold_warnings
 from fvc.evaluate.metrics import binary_metrics, video_level
 from fvc.io.atomic import atomic_path, write_json, write_parquet
 from fvc.models import get_spec
@@ -74,7 +75,8 @@ def train_fold(
         fit = fit_torch_fold(name, params, manifests=manifests, folds=folds, fold=fold, seed=seed, checkpoint=checkpoint,
                              clip_recipe=clip_recipe, threads=threads, tracker=tracker, progress=progress)  # fmt: skip
         predictions, threshold, history = fit.predictions, fit.threshold, fit.result.history
-        extra = {"best_epoch": fit.result.best_epoch, "early_stopping_f1": fit.result.best_f1, "oom_backoffs": fit.result.backoffs,
+        extra = {"best_epoch": fit.result.best_epoch, "early_stopping": {"monitor": fit.monitor, "smoothed_value": fit.result.best_score},
+                 "oom_backoffs": fit.result.backoffs,
                  "n_fit_videos": fit.n_fit_videos, "n_early_stopping_videos": fit.n_early_stopping_videos}  # fmt: skip
         model_file = out_dir / "model.pt"
         with atomic_path(model_file) as tmp:
@@ -82,6 +84,10 @@ def train_fold(
             torch.save({"name": name, "kwargs": fit.kwargs, "state_dict": state, "default_cfg": dict(spec.default_cfg), "clip_recipe": clip_recipe}, tmp)
 
     videos = video_level(predictions)
+    video_metrics = binary_metrics(videos["label"].to_numpy(), videos["score"].to_numpy())
+    warnings = fold_warnings(videos["label"].to_numpy(), videos["score"].to_numpy(), roc_auc=video_metrics["roc_auc"], history=history)
+    for warning in warnings:
+        log.warning("fold %d: %s: %s", fold, name, warning)
     metrics = {
         "model": name,
         "fold": fold,
@@ -91,11 +97,13 @@ def train_fold(
         "n_val_videos": int(len(videos)),
         "threshold": 0.5,
         "clip": binary_metrics(predictions["label"].to_numpy(), predictions["score"].to_numpy()),
-        "video": binary_metrics(videos["label"].to_numpy(), videos["score"].to_numpy()),
+        "video": video_metrics,
         # The same videos at the threshold chosen on inner validation data (never on this fold).
         "val_threshold": threshold,
         "video_at_val_threshold": binary_metrics(videos["label"].to_numpy(), videos["score"].to_numpy(), threshold=threshold),
         **extra,
+        # In words: a single predicted class, a training loss that never fell, a ROC-AUC below chance.
+        "warnings": warnings,
         "fvc_version": fvc.__version__,
         "python": platform.python_version(),
     }

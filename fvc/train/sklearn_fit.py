@@ -30,6 +30,7 @@ def fit_fold(
 ) -> FoldFit:
     """Train on every fold but ``fold`` (all copies), predict ``fold`` (untouched copies only)."""
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
+    groups = folds.set_index("video_id")["group"]
     table = features[features["video_id"].isin(labels.index)].copy()
     table["label"] = table["video_id"].map(labels)
     columns = feature_columns(features)
@@ -40,7 +41,7 @@ def fit_fold(
         raise ValueError(f"fold {fold}: no validation rows with features")
     model = create(name, seed=seed, n_jobs=n_jobs, **params)
     log.info("fold %d: fitting %s on %d rows x %d features, validating on %d rows", fold, name, len(train), len(columns), len(val))
-    fit_estimator(model, train[columns].to_numpy(np.float64), train["label"].to_numpy())
+    fit_estimator(model, train[columns].to_numpy(np.float64), train["label"].to_numpy(), groups=train["video_id"].map(groups).to_numpy())
     fake_column = list(model.classes_).index(1)
     scores = model.predict_proba(val[columns].to_numpy(np.float64))[:, fake_column]
     predictions = pd.DataFrame(
@@ -50,20 +51,30 @@ def fit_fold(
     return FoldFit(model=model, predictions=predictions, feature_names=columns)
 
 
-def fit_estimator(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    """``model.fit(x, y)``, with inner cross-validation shrunk to what the smaller class allows.
+def fit_estimator(model: Any, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> Any:
+    """``model.fit(x, y)``, with any inner cross-validation made group-aware and sized to the data.
 
-    An inner stratified K-fold (the SVM's Platt calibration) needs K members of each class; a small corpus or
-    an HPO sample can have fewer. K is lowered to the smaller class's count (at least 2) and the change is
-    logged, rather than the job failing.
+    An inner stratified K-fold (the SVM's Platt calibration) is replaced by the splits of a
+    ``StratifiedGroupKFold`` over ``groups``: a fake and the real it was made from (and the augmented copies of
+    one video) are near-duplicates, and calibrating on one while the other is in the calibration model's
+    training part inverts the calibration (a nearest-neighbour-like SVM scores a fake by its real twin).
+    K is lowered to what the smaller class's groups allow (at least 2) and the change is logged, rather than
+    the job failing.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-    smallest = int(np.bincount(np.asarray(y, dtype=np.int64)).min()) if len(y) else 0
+    y = np.asarray(y, dtype=np.int64)
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    smallest = min((len(np.unique(groups[y == label])) for label in (0, 1)), default=0) if len(y) else 0
     for key, value in model.get_params(deep=True).items():
-        if isinstance(value, StratifiedKFold) and value.n_splits > smallest:
+        if not isinstance(value, StratifiedKFold):
+            continue
+        n_splits = value.n_splits
+        if n_splits > smallest:
             if smallest < 2:
-                raise ValueError(f"{key}: a class has {smallest} training sample(s); {value.n_splits}-fold calibration needs 2 or more")
-            log.warning("%s: %d-fold inner CV lowered to %d (the smaller class has %d samples)", key, value.n_splits, smallest, smallest)
-            model.set_params(**{key: StratifiedKFold(n_splits=smallest, shuffle=value.shuffle, random_state=value.random_state)})
+                raise ValueError(f"{key}: a class has {smallest} training group(s); {n_splits}-fold calibration needs 2 or more")
+            log.warning("%s: %d-fold inner CV lowered to %d (the smaller class has %d groups)", key, n_splits, smallest, smallest)
+            n_splits = smallest
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=value.shuffle, random_state=value.random_state)
+        model.set_params(**{key: list(splitter.split(x, y, groups))})
     return model.fit(x, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from sklearn.metrics import f1_score
 from fvc.data.splits import fold_rows, inner_validation
 from fvc.fingerprint import fingerprint as make_fingerprint
 from fvc.models import create, get_spec
-from fvc.models.registry import model_kwargs
+from fvc.models.registry import is_pretrained, model_kwargs
 from fvc.train.data import ClipDataset, clip_rows
 from fvc.train.engine import TrainConfig, TrainResult, Tracker, predict, train
 
@@ -33,6 +34,7 @@ class TorchFit:
     n_fit_videos: int
     n_early_stopping_videos: int
     kwargs: dict[str, Any]  # what the builder was called with: rebuilding the model needs exactly these
+    monitor: str = "val_loss"
 
 
 def input_layout(name: str) -> str:
@@ -70,6 +72,11 @@ def fit_torch_fold(
 
     kwargs = model_kwargs(name, params, clip_recipe)
     cfg = TrainConfig.from_params(params, seed=seed)
+    if cfg.backbone_lr is not None and not is_pretrained(params.get("pretrained")):
+        # A backbone_lr below lr protects pretrained features; a randomly initialised backbone has none to
+        # protect and would only learn more slowly.
+        log.info("backbone is not pretrained: it trains at lr=%g, not backbone_lr=%g", cfg.lr, cfg.backbone_lr)
+        cfg = dataclasses.replace(cfg, backbone_lr=None)
     torch.manual_seed(seed)  # model initialisation
     model = create(name, **kwargs)
     fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist())
@@ -82,7 +89,7 @@ def fit_torch_fold(
     scores, _ = predict(model, datasets[2], batch_size=result.plan.batch_size)
     predictions = pd.DataFrame({"video_id": heldout_rows["video_id"].to_numpy(), "copy": heldout_rows["copy"].to_numpy(),
                                 "fold": fold, "label": heldout_rows["label"].to_numpy(), "score": scores})  # fmt: skip
-    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs)
+    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor)
 
 
 def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:

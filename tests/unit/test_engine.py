@@ -45,10 +45,32 @@ def test_engine_learns_and_records_history(tmp_path):
     history = result.history
     assert list(history["epoch"]) == list(range(8))
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
-    assert result.best_f1 == history["val_f1"].max() and result.best_f1 > 0.8
+    # Kept weights: the lowest smoothed validation loss from epoch min_epochs - 1 (default: half the epochs) on.
+    candidates = history[history["epoch"] >= 3]
+    assert result.best_epoch == int(candidates.loc[candidates["monitored"].idxmin(), "epoch"])
+    assert result.best_score == pytest.approx(candidates["monitored"].min())
+    assert history.loc[result.best_epoch, "val_f1"] > 0.8
     assert (history["data_seconds"] <= history["seconds"]).all() and (history["peak_memory_mb"] > 0).all()
     probs, _ = predict(model, dataset(tmp_path, seed=2))
     assert ((probs >= 0.5) == dataset(tmp_path, seed=2).labels).mean() > 0.8
+
+
+def test_smoothed_loss_early_stopping_waits_for_min_epochs(tmp_path):
+    cfg = TrainConfig(epochs=12, batch_size=4, lr=3e-3, patience=2, min_epochs=5, smoothing=0.5, seed=0)
+    torch.manual_seed(0)
+    result = train(create("naive_cnn"), dataset(tmp_path), dataset(tmp_path, seed=1), cfg, checkpoint=tmp_path / "ck.pt", progress=False)
+    history = result.history
+    assert len(history) >= 5 and result.best_epoch >= 4
+    # The monitored column is the exponential moving average of the validation loss.
+    expected = history["val_loss"].ewm(alpha=0.5, adjust=False).mean()
+    np.testing.assert_allclose(history["monitored"], expected, rtol=1e-9)
+    if len(history) < 12:  # stopped early: `patience` epochs without a new best after the first candidate
+        assert len(history) - 1 - result.best_epoch == cfg.patience
+
+
+def test_monitor_is_validated():
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        TrainConfig(monitor="val_acc")
 
 
 def test_killed_after_two_epochs_and_resumed_equals_uninterrupted(tmp_path):

@@ -58,8 +58,10 @@ def test_vit_heads_match_seed():
     assert len(tf.sequence.layers) == 2 and layer.self_attn.num_heads == 8 and layer.self_attn.embed_dim == 192
 
 
-def test_transfer_progressive_unfreezing():
-    model = create("transfer", backbone="resnet18", freeze_epochs=1, unfreeze_every=1)
+def test_transfer_progressive_unfreezing(tmp_path):
+    weights_file = tmp_path / "resnet18.pth"
+    torch.save(timm.create_model("resnet18", num_classes=0).state_dict(), weights_file)
+    model = create("transfer", backbone="resnet18", pretrained=str(weights_file), freeze_epochs=1, unfreeze_every=1)
     model.on_epoch_start(0)
     assert not any(p.requires_grad for p in model.backbone.parameters())
     assert all(p.requires_grad for p in model.head.parameters())
@@ -69,6 +71,13 @@ def test_transfer_progressive_unfreezing():
     model.train()
     assert not model.stages[0].training  # frozen BatchNorm keeps its statistics
     model.on_epoch_start(100)
+    assert all(p.requires_grad for p in model.backbone.parameters())
+
+
+def test_transfer_from_scratch_trains_every_stage_from_the_first_epoch():
+    # Freezing a random backbone would only train a head on random features.
+    model = create("transfer", backbone="resnet18", pretrained=False, freeze_epochs=3)
+    model.on_epoch_start(0)
     assert all(p.requires_grad for p in model.backbone.parameters())
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fvc.models.registry import is_pretrained
 from fvc.models.weights import PretrainedSpec, create_backbone
 
 __all__ = ["NaiveCNN", "TransferClassifier"]
@@ -62,7 +63,9 @@ class TransferClassifier(nn.Module):
         super().__init__()
         self.backbone = create_backbone(backbone, pretrained, **backbone_kwargs)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
-        self.freeze_epochs = freeze_epochs
+        # Freezing protects pretrained features from a random head's first gradients; a random backbone frozen
+        # is only random features, so without pretrained weights every stage trains from the start.
+        self.freeze_epochs = freeze_epochs if is_pretrained(pretrained) else 0
         self.unfreeze_every = max(1, unfreeze_every)
         self.stages = [m for m in self.backbone.children() if any(True for _ in m.parameters())]
         self.frozen = 0

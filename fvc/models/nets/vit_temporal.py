@@ -19,6 +19,7 @@ class ViTTemporal(nn.Module):
         *,
         vit: str = "vit_tiny_patch16_224",
         img_size: int | None = None,
+        patch_size: int | None = None,
         pretrained: PretrainedSpec = False,
         dropout: float = 0.1,
         gru_hidden: int = 256,
@@ -28,7 +29,7 @@ class ViTTemporal(nn.Module):
         num_classes: int = 2,
     ) -> None:
         super().__init__()
-        kwargs = {"img_size": img_size} if img_size else {}
+        kwargs = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size)) if v}
         self.backbone = create_backbone(vit, pretrained, **kwargs)
         width = self.backbone.num_features
         self.temporal = temporal

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(value, int):
             synth.add_argument(f"--{field.name}", type=int, default=value, help=f"default: {value}")
     synth.add_argument("--families", nargs="+", default=list(defaults.families), help="manipulation families to use")
+    synth.add_argument("--workers", type=int, default=1, help="processes rendering scenes side by side (same bytes for any number)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_synth)
 
@@ -74,7 +75,7 @@ def _synth(args: argparse.Namespace) -> int:
     values["families"] = tuple(args.families)
     try:
         cfg = SynthConfig(**values)
-        table = generate_corpus(args.out_dir, cfg, progress=not args.quiet)
+        table = generate_corpus(args.out_dir, cfg, progress=not args.quiet, workers=max(1, args.workers))
     except ValueError as exc:
         print(f"fvc synth: {exc}", file=sys.stderr)
         return 2

@@ -149,7 +149,7 @@ class SynthConfig:
     frames: int = 16
     """Frames per video."""
     fps: int = 16
-    sizes: tuple[tuple[int, int], ...] = ((96, 72), (72, 96), (112, 64))
+    sizes: tuple[tuple[int, int], ...] = ((112, 84), (84, 112), (112, 64))
     """(width, height) per scene, cycled over scenes; even numbers (H.264 yuv420p)."""
     crf: int = 20
     """Centre of the per-scene H.264 quality: scene ``i`` is encoded at ``crf +- crf_spread`` (drawn per scene)."""

@@ -23,7 +23,7 @@ __all__ = ["naive_cnn", "transfer"]
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 FRAMES_CLIPSET = "frames"
-_TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
+_TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
 
 
 @register_model(
@@ -45,7 +45,7 @@ def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> Na
     kind="torch",
     input="frames",
     default_params={"clipset": FRAMES_CLIPSET, "backbone": "resnet18", "pretrained": False, "dropout": 0.2,
-                    "freeze_epochs": 1, "unfreeze_every": 1, **_TRAIN, "lr": 1e-3, "backbone_lr": 1e-4},  # fmt: skip
+                    "freeze_epochs": 1, "unfreeze_every": 1, **_TRAIN, "lr": 2e-3, "backbone_lr": 1e-4},  # fmt: skip
     resources=Resources(mem_mb=8000, runtime=120, gpu=1, threads=1),
     default_cfg=IMAGENET,
 )

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["vit_gru", "vit_transformer"]
 
 _DEFAULTS = {
-    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 8, "pretrained": False, "dropout": 0.1,
-    "epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 5e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
+    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 4, "pretrained": False, "dropout": 0.1,
+    "epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 3e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
 _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg ViTs

@@ -33,7 +33,7 @@ from fvc.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_c
 from fvc.train.data import ClipDataset, make_loader
 from fvc.train.oom import BatchPlan, free_memory, is_out_of_memory
 
-__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "predict", "train"]
+__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "predict", "recompute_batchnorm", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class TrainConfig:
     amp: bool = True  # only ever used on CUDA
     num_workers: int = 0
     label_smoothing: float = 0.0
+    # BatchNorm running statistics are recomputed from this many training batches before every validation
+    # ("precise BN", as PySlowFast trains X3D and SlowFast): the momentum averages lag weights that move
+    # fast, and on CPU-sized runs the lag alone put eval-mode predictions at chance. 0 disables.
+    precise_bn_batches: int = 4
     seed: int = 0
     device: str = "auto"
 
@@ -172,6 +176,9 @@ def train(
             scaler.load_state_dict(snapshot["scaler"])
             plan = new_plan
             continue
+        if cfg.precise_bn_batches > 0:
+            recompute_batchnorm(model, train_set, batch_size=plan.batch_size, batches=cfg.precise_bn_batches, seed=cfg.seed, epoch=epoch,
+                                device=device, amp_dtype=amp_dtype)  # fmt: skip
         probs, val_loss = predict(model, val_set, batch_size=plan.batch_size, device=device, amp_dtype=amp_dtype, criterion=criterion)
         val_f1, val_auc = _f1_auc(val_set.labels, probs)
         value = {"val_loss": val_loss, "val_auc": val_auc, "val_f1": val_f1}[cfg.monitor]
@@ -237,6 +244,44 @@ def predict(
             total += float(criterion(logits, labels)) * len(labels)
             count += len(labels)
     return probs, (total / count if count else float("nan"))
+
+
+@torch.no_grad()
+def recompute_batchnorm(
+    model: nn.Module,
+    dataset: ClipDataset,
+    *,
+    batch_size: int,
+    batches: int,
+    seed: int = 0,
+    epoch: int = 0,
+    device: torch.device | str | None = None,
+    amp_dtype: torch.dtype | None = None,
+) -> int:
+    """Replace the running statistics of every training BatchNorm by their average over ``batches`` batches.
+
+    BatchNorm layers the model keeps in eval mode while training (frozen pretrained stages) keep theirs.
+    Returns the number of layers recomputed.
+    """
+    model.train()
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
+    if not layers or len(dataset) == 0:
+        return 0
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    loader = make_loader(dataset, batch_size, shuffle=True, seed=seed + 1)
+    loader.batch_sampler.set_epoch(epoch)
+    for step, (clips, _) in enumerate(loader):
+        if step >= batches:
+            break
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            model(clips.to(device))
+    for m, momentum in zip(layers, momenta, strict=True):
+        m.momentum = momentum
+    return len(layers)
 
 
 def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler, criterion, amp_dtype, device, progress) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from fvc.models.registry import is_pretrained, model_kwargs
 from fvc.train.data import ClipDataset, clip_rows
 from fvc.train.engine import TrainConfig, TrainResult, Tracker, predict, train
 
-__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout"]
+__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout", "train_config"]
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,7 @@ def fit_torch_fold(
     datasets = [ClipDataset(r, mean=mean, std=std, layout=layout) for r in (fit_rows, stop_rows, heldout_rows)]
 
     kwargs = model_kwargs(name, params, clip_recipe)
-    cfg = TrainConfig.from_params(params, seed=seed)
-    if cfg.backbone_lr is not None and not is_pretrained(params.get("pretrained")):
-        # A backbone_lr below lr protects pretrained features; a randomly initialised backbone has none to
-        # protect and would only learn more slowly.
-        log.info("backbone is not pretrained: it trains at lr=%g, not backbone_lr=%g", cfg.lr, cfg.backbone_lr)
-        cfg = dataclasses.replace(cfg, backbone_lr=None)
+    cfg = train_config(params, seed=seed)
     torch.manual_seed(seed)  # model initialisation
     model = create(name, **kwargs)
     fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist())
@@ -90,6 +85,17 @@ def fit_torch_fold(
     predictions = pd.DataFrame({"video_id": heldout_rows["video_id"].to_numpy(), "copy": heldout_rows["copy"].to_numpy(),
                                 "fold": fold, "label": heldout_rows["label"].to_numpy(), "score": scores})  # fmt: skip
     return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor)
+
+
+def train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
+    """The engine settings a model's params ask for, as every torch fit (fold, search, sanity test) uses them."""
+    cfg = TrainConfig.from_params(params, **overrides)
+    if cfg.backbone_lr is not None and not is_pretrained(params.get("pretrained")):
+        # A backbone_lr below lr protects pretrained features; a randomly initialised backbone has none to
+        # protect and would only learn more slowly.
+        log.info("backbone is not pretrained: it trains at lr=%g, not backbone_lr=%g", cfg.lr, cfg.backbone_lr)
+        cfg = dataclasses.replace(cfg, backbone_lr=None)
+    return cfg
 
 
 def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -48,6 +48,6 @@ def test_invalid_config_names_the_key(config, mutate, expected):
 
 def test_clip_recipe_from_config(config):
     recipe = ClipRecipe.from_config(config, "forensic")
-    assert (recipe.frames, recipe.size, recipe.scaling) == (8, 128, "crop")
+    assert (recipe.frames, recipe.size, recipe.scaling) == (8, 64, "crop")
     with pytest.raises(ConfigError, match="no clipset named 'nope'"):
         ClipRecipe.from_config(config, "nope")

@@ -17,6 +17,7 @@ from fvc.data.synth import (
     generate_corpus,
     manipulate,
     render_scene,
+    scene_crf,
 )
 
 # Small but not degenerate: every family appears, two frame sizes, one still scene per family-ish.
@@ -185,7 +186,7 @@ def test_manipulate_rejects_bad_frames() -> None:
         ("fps", 0),
         ("crf", 52),
         ("stills", -1),
-        ("stills", 99),
+        ("stills", 10_000),
         ("seed", -1),
         ("sizes", ((65, 48),)),
         ("sizes", ((64, 47),)),
@@ -205,3 +206,27 @@ def test_config_accepts_yaml_lists() -> None:
     assert cfg.sizes == ((64, 48),) and cfg.families == ("flicker", "splice")
     assert cfg == SynthConfig(sizes=((64, 48),), families=("flicker", "splice"))
     hash(cfg)
+
+
+def test_worker_processes_write_the_same_bytes(corpus: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    root, _ = corpus
+    generate_corpus(tmp_path / "parallel", SMALL, progress=False, workers=3)
+    assert _tree_bytes(tmp_path / "parallel") == _tree_bytes(root)
+
+
+def test_crf_is_drawn_per_scene_within_the_spread() -> None:
+    cfg = SynthConfig(scenes=40, crf=20, crf_spread=3, seed=0)
+    crfs = [scene_crf(scene, cfg) for scene in range(cfg.scenes)]
+    assert min(crfs) >= 17 and max(crfs) <= 23 and len(set(crfs)) >= 5
+    assert crfs == [scene_crf(scene, cfg) for scene in range(cfg.scenes)]  # a function of (seed, scene)
+    assert {scene_crf(scene, SynthConfig(crf=25, crf_spread=0)) for scene in range(10)} == {25}
+    with pytest.raises(ValueError, match="crf_spread"):
+        SynthConfig(crf=50, crf_spread=3)
+
+
+def test_real_and_fake_of_a_scene_share_their_container_facts(corpus: tuple[Path, pd.DataFrame]) -> None:
+    """Same size, length and frame rate: only the pixels tell them apart (see test_corpus_shortcuts)."""
+    root, table = corpus
+    for group, rows in table[table["path"].str.endswith(".mp4")].groupby("group"):
+        shapes = {_decode(root / path).shape for path in rows["path"]}
+        assert len(shapes) == 1, group

@@ -43,7 +43,7 @@ def test_deep_models_are_registered():
 
 
 def test_naive_cnn_architecture_matches_seed():
-    model = create("naive_cnn")
+    model = create("naive_cnn", dropout=0.5)  # the seed's dropout; the registry default is 0.3 (docs/training.md)
     convs = [m.out_channels for m in model.backbone if isinstance(m, torch.nn.Conv2d)]
     linears = [(m.in_features, m.out_features) for m in model.head if isinstance(m, torch.nn.Linear)]
     dropout = [m.p for m in model.head if isinstance(m, torch.nn.Dropout)]
@@ -77,8 +77,9 @@ def test_transfer_progressive_unfreezing(tmp_path):
 def test_transfer_from_scratch_trains_every_stage_from_the_first_epoch():
     # Freezing a random backbone would only train a head on random features.
     model = create("transfer", backbone="resnet18", pretrained=False, freeze_epochs=3)
-    model.on_epoch_start(0)
-    assert all(p.requires_grad for p in model.backbone.parameters())
+    for epoch in (0, 1):
+        model.on_epoch_start(epoch)
+        assert all(p.requires_grad for p in model.backbone.parameters())
 
 
 def test_pretrained_path_loads_into_timm_backbone(tmp_path):
@@ -94,9 +95,14 @@ def test_pretrained_vit_checkpoint_resampled_to_clip_size(tmp_path):
     source = timm.create_model("vit_tiny_patch16_224", pretrained=False)
     path = tmp_path / "vit.pth"
     torch.save(source.state_dict(), path)
-    model = create("vit_gru", img_size=32, pretrained=str(path))
+    model = create("vit_gru", img_size=32, patch_size=16, pretrained=str(path))
     torch.testing.assert_close(model.backbone.blocks[3].attn.qkv.weight, source.blocks[3].attn.qkv.weight)
     assert model.backbone.pos_embed.shape[1] == 1 + (32 // 16) ** 2
+    # The default 4-pixel patches for small clips: patch embedding and position grid are both resampled.
+    small = create("vit_gru", img_size=32, pretrained=str(path))
+    assert small.backbone.patch_embed.proj.weight.shape[-2:] == (4, 4)
+    assert small.backbone.pos_embed.shape[1] == 1 + (32 // 4) ** 2
+    torch.testing.assert_close(small.backbone.blocks[3].attn.qkv.weight, source.blocks[3].attn.qkv.weight)
 
 
 def test_mismatched_or_missing_weights_fail_clearly(tmp_path):

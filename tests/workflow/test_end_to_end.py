@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -123,8 +124,18 @@ def test_report_embeds_every_plot_and_table(finished_run):
     assert len(registry) == 2 * len(models) and len({e["config_hash"] for e in registry}) == 1
     assert all((finished_run / e["model_path"]).is_file() for e in registry)
 
+    # logistic_regression is regularised into a constant (tests/configs/tiny): flagged in words wherever its
+    # results are shown, the others are not.
+    summary = pd.read_csv(compare / "summary.csv", keep_default_na=False).set_index("model")
+    assert "fold 0: " in summary.loc["logistic_regression", "warnings"] and "fold 1: " in summary.loc["logistic_regression", "warnings"]
+    assert re.search("single class|constant score", summary.loc["logistic_regression", "warnings"])
+    assert all(e["warnings"] for e in registry if e["model"] == "logistic_regression")
+    metrics = json.loads((results / "models" / "logistic_regression" / "fold_0" / "metrics.json").read_text())
+    assert metrics["warnings"]
+
     run_snakemake(finished_run, "--report", "report.html")
     html = (finished_run / "report.html").read_text(encoding="utf-8")
+    assert "degenerate" in html  # the summary caption explains the warnings column
     for path in [*plots, compare / "summary.csv", compare / "paired.csv"]:
         assert path.relative_to(finished_run).as_posix() in html, path.name
         assert base64.b64encode(path.read_bytes()).decode() in html, f"{path.name} is not embedded"

@@ -65,7 +65,8 @@ class TransferClassifier(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
         # Freezing protects pretrained features from a random head's first gradients; a random backbone frozen
         # is only random features, so without pretrained weights every stage trains from the start.
-        self.freeze_epochs = freeze_epochs if is_pretrained(pretrained) else 0
+        self.progressive = is_pretrained(pretrained)
+        self.freeze_epochs = freeze_epochs if self.progressive else 0
         self.unfreeze_every = max(1, unfreeze_every)
         self.stages = [m for m in self.backbone.children() if any(True for _ in m.parameters())]
         self.frozen = 0
@@ -73,7 +74,9 @@ class TransferClassifier(nn.Module):
 
     def on_epoch_start(self, epoch: int) -> None:
         """Set which backbone stages train this epoch (called by the engine before each epoch)."""
-        if epoch < self.freeze_epochs:
+        if not self.progressive:
+            thawed = len(self.stages)
+        elif epoch < self.freeze_epochs:
             thawed = 0
         else:
             thawed = min(len(self.stages), 1 + (epoch - self.freeze_epochs) // self.unfreeze_every)

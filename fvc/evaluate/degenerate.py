@@ -11,10 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LOSS_DROP", "fold_warnings"]
+__all__ = ["LOSS_DROP", "SCORE_SPREAD", "fold_warnings"]
 
 LOSS_DROP = 0.02
 """A training loss that never gets this fraction below its first epoch's value 'never fell'."""
+
+SCORE_SPREAD = 1e-4
+"""Scores that all lie within this of each other are one constant: a logistic regression regularised to
+nothing still spreads its P(fake) over a few 1e-6 around 0.5, and a 0.5 threshold then splits that noise
+into two 'classes'."""
 
 
 def fold_warnings(labels: np.ndarray, scores: np.ndarray, *, roc_auc: float, threshold: float = 0.5,
@@ -25,8 +30,8 @@ def fold_warnings(labels: np.ndarray, scores: np.ndarray, *, roc_auc: float, thr
     if len(scores) and ((scores >= threshold).all() or (scores < threshold).all()):
         side = "fake" if (scores >= threshold).all() else "real"
         warnings.append(f"predicts a single class: every validation video is called {side} (scores {scores.min():.3f}-{scores.max():.3f})")
-    elif len(scores) and np.ptp(scores) < 1e-6:
-        warnings.append(f"constant score {scores[0]:.3f} for every validation video")
+    elif len(scores) and np.ptp(scores) < SCORE_SPREAD:
+        warnings.append(f"constant score {scores.mean():.3f} for every validation video (spread {np.ptp(scores):.1e})")
     if history is not None:
         losses = history["train_loss"].dropna().to_numpy(np.float64) if "train_loss" in history else np.array([])
         if len(losses) == 0:

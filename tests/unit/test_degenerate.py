@@ -27,6 +27,12 @@ def test_single_class_and_constant_scores() -> None:
     (warning,) = fold_warnings(LABELS, np.full(6, 0.3) + np.arange(6) * 1e-3, roc_auc=1.0)
     assert "single class" in warning and "called real" in warning
     assert any("called fake" in w for w in fold_warnings(LABELS, np.full(6, 0.7), roc_auc=0.5))
+    # Noise of a few 1e-6 around 0.5 (a logistic regression regularised to nothing) is one constant, even
+    # when the 0.5 threshold splits it into two "classes" and its AUC looks fine.
+    noise = 0.5 + np.array([-4e-6, 1e-6, 2e-7, -3e-6, 5e-7, 0.0])
+    (constant,) = fold_warnings(LABELS, noise, roc_auc=0.68)
+    assert constant.startswith("constant score 0.500") and "spread 5.0e-06" in constant
+    assert fold_warnings(LABELS, 0.5 + np.array([-1e-3, 1e-3, 2e-3, -2e-3, 1e-3, 3e-3]), roc_auc=0.7) == []
 
 
 def test_training_loss_that_never_fell_and_no_epochs() -> None:

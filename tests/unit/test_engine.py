@@ -10,7 +10,7 @@ from torch import nn
 
 from fvc.models import create
 from fvc.train.data import BucketBatchSampler, ClipDataset
-from fvc.train.engine import TrainConfig, _warmup_cosine, predict, train
+from fvc.train.engine import TrainConfig, _warmup_cosine, predict, recompute_batchnorm, train
 from fvc.train.oom import BatchPlan, OutOfMemoryGiveUp
 
 
@@ -182,3 +182,52 @@ def test_mixed_aspect_ratio_batches_train(tmp_path):
     result = train(Pool(), dataset(tmp_path, shapes=mixed), dataset(tmp_path, seed=1, shapes=mixed), TrainConfig(epochs=2, batch_size=4),
                    checkpoint=tmp_path / "m.pt", progress=False)  # fmt: skip
     assert len(result.history) == 2
+
+
+class _FrameBN(nn.Module):
+    """(B, T, C, H, W) -> per-frame BatchNorm statistics of the raw pixels, one frozen BN layer beside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(3)
+        self.frozen = nn.BatchNorm2d(3)
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.flatten(0, 1)
+        self.frozen(frames)
+        return self.head(self.bn(frames).mean(dim=(2, 3))).view(x.shape[0], x.shape[1], 2).mean(1)
+
+    def train(self, mode: bool = True) -> _FrameBN:
+        super().train(mode)
+        self.frozen.eval()  # as a frozen pretrained stage: its statistics must survive
+        return self
+
+
+def test_recompute_batchnorm_gives_the_data_statistics_and_spares_frozen_layers(tmp_path):
+    data = dataset(tmp_path, n=16)
+    model = _FrameBN()
+    with torch.no_grad():
+        model.bn.running_mean.fill_(5.0)  # statistics that lag far behind, as after fast-moving weights
+        model.bn.running_var.fill_(9.0)
+        model.frozen.running_mean.fill_(7.0)
+    assert recompute_batchnorm(model, data, batch_size=4, batches=4) == 1
+    pixels = torch.stack([data[i][0] for i in range(len(data))])  # (N, T, C, H, W)
+    expected_mean = pixels.transpose(0, 2).flatten(1).mean(dim=1)
+    torch.testing.assert_close(model.bn.running_mean, expected_mean, rtol=1e-4, atol=1e-4)
+    assert float(model.bn.running_var.max()) < 1.0 and model.bn.momentum == 0.1
+    assert torch.all(model.frozen.running_mean == 7.0)
+
+
+def test_precise_batchnorm_runs_before_each_validation(tmp_path, monkeypatch):
+    import fvc.train.engine as engine
+
+    calls = []
+    monkeypatch.setattr(engine, "recompute_batchnorm", lambda model, ds, **kw: calls.append(kw["batches"]) or 1)
+    train(create("naive_cnn"), dataset(tmp_path), dataset(tmp_path, seed=1), TrainConfig(epochs=2, batch_size=8, precise_bn_batches=3),
+          checkpoint=tmp_path / "a.pt", progress=False)  # fmt: skip
+    assert calls == [3, 3]
+    calls.clear()
+    train(create("naive_cnn"), dataset(tmp_path), dataset(tmp_path, seed=1), TrainConfig(epochs=2, batch_size=8, precise_bn_batches=0),
+          checkpoint=tmp_path / "b.pt", progress=False)  # fmt: skip
+    assert calls == []

@@ -75,7 +75,7 @@ def clips_of(corpus: tuple[Path, pd.DataFrame], clipset: str) -> pd.DataFrame:
 
 # Known failures, kept strict so a fix shows up as XPASS (docs/training.md, "Open problems").
 KNOWN_FAILURES = {
-    "naive_cnn": "does not separate the flicker fake of scene 3 (a frame-global brightness flicker) from its real twin: "
+    "naive_cnn": "does not separate the flicker fake of scene 3 (a region's brightness jitters per frame) from its real twin: "
     "P(fake) 0.49 vs 0.46 after 100 steps, training loss flat at 0.13-0.2 for 300",
     "variable_ar_cnn": "BatchNorm over one-shape letterbox batches: training-mode loss falls, eval-mode loss stays at 0.6",
     "vit_gru": "learns slowly from scratch at lr 3e-4: training loss 0.79 -> 0.44 in 100 steps",

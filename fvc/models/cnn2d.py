@@ -29,7 +29,7 @@ _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4,
 @register_model(
     kind="torch",
     input="frames",
-    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.3, "pretrained": False, **_TRAIN, "epochs": 12, "lr": 2e-3, "backbone_lr": 2e-3},
+    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.3, "pretrained": False, **_TRAIN, "lr": 2e-3, "backbone_lr": 2e-3},
     resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=1),
     default_cfg={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
 )

@@ -21,7 +21,7 @@ __all__ = ["r2plus1d", "r3d", "slowfast", "x3d"]
 CLIP_CLIPSET = "clip"
 KINETICS = {"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)}
 _TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
-# The torchvision ResNets (33M and 31M parameters, 10x X3D's) trained from scratch oscillated at lr 1e-3
+# The torchvision ResNets (33M and 31M parameters, 11x X3D's) trained from scratch oscillated at lr 1e-3
 # (training loss 0.8-1.0 after 8 epochs); half of it is their default.
 _RESNET3D_LR = 5e-4
 _VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=1)

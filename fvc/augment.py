@@ -194,7 +194,9 @@ def _h264(clip: np.ndarray, crf: int) -> np.ndarray:
             container.mux(stream.encode(video_frame))
         container.mux(stream.encode(None))
     buffer.seek(0)
-    with av.open(buffer, mode="r") as container:
+    # The demuxer is named, not probed: only the MP4 just written in memory is read (fvc.io.video.open_media
+    # is the gate for files from disk).
+    with av.open(buffer, mode="r", format="mp4") as container:
         # Copy each frame: to_ndarray may view a decoder buffer that is reused once the container closes.
         decoded = [frame.to_ndarray(format="rgb24").copy() for frame in container.decode(video=0)]
     if len(decoded) != t:

@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     query = commands.add_parser(
         "query",
         help="SQL over a results folder (DuckDB views: videos, folds, features, metrics, predictions, rejected...)",
-        description="Run one SQL statement with DuckDB over the workflow's Parquet/CSV results.\n\nviews:\n"
+        description="Run one read-only SELECT statement with DuckDB over the workflow's Parquet/CSV results; it\n"
+        "reads only files under --results (no COPY, ATTACH, EXPORT, INSTALL or SET).\n\nviews:\n"
         + "\n".join(f"  {v.name:12s} {v.description}" for v in _query_views()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -88,6 +89,7 @@ def _predict(args: argparse.Namespace) -> int:
     from fvc.inference import load_fold_models, predict_files
 
     try:
+        # An unregistered name, an untrained model or a fold folder holding the wrong kind of file: one line.
         models = load_fold_models(args.results, args.model)
     except (FileNotFoundError, ValueError) as exc:
         print(f"fvc predict: {exc}", file=sys.stderr)
@@ -100,9 +102,11 @@ def _predict(args: argparse.Namespace) -> int:
         write_text(args.out, text)
     else:
         sys.stdout.write(text)
-    failed = int((table["error"] != "").sum())
-    if failed:
-        print(f"fvc predict: {failed} of {len(table)} file(s) could not be scored (see the error column)", file=sys.stderr)
+    failed = table[table["error"] != ""]
+    for path, error in zip(failed["path"], failed["error"], strict=True):
+        print(f"fvc predict: {path}: {error}", file=sys.stderr)
+    if len(failed):
+        print(f"fvc predict: {len(failed)} of {len(table)} file(s) could not be scored (see the error column)", file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,7 @@ from fvc.config import ClipRecipe
 from fvc.io.scaling import frame_transform
 from fvc.io.video import DecodeError, frame_table, probe, read_frames, sample_indices
 
-__all__ = ["FoldModel", "export_model", "load_fold_models", "predict_files"]
+__all__ = ["MODEL_FILES", "FoldModel", "export_model", "load_fold_models", "path_problem", "predict_files"]
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +65,75 @@ class FoldModel:
 
 
 def read_clip(path: str | os.PathLike[str], recipe: ClipRecipe) -> np.ndarray:
-    """Copy 0 of a file under ``recipe``: uint8 (T, H, W, 3), as the clips stage would have made it."""
-    table = frame_table(path) if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff") else None
-    total = table.count if table is not None else 1
-    positions = sample_indices(total, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
-    return read_frames(path, positions, frame_transform(recipe.scaling, recipe.size), table=table)
+    """Copy 0 of a file under ``recipe``: uint8 (T, H, W, 3), as the clips stage would have made it.
+
+    As there, the probed display size fixes the letterbox geometry (a stream that changes resolution keeps
+    one shape), and a clip with too many undecodable frames is refused with :class:`DecodeError`.
+    """
+    from fvc.data.clips import clip_substitutions
+
+    info = probe(path)  # the index's checks, and the geometry the clips stage used
+    table = frame_table(path)  # a still is a 1-frame table
+    positions = sample_indices(table.count, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
+    transform = frame_transform(recipe.scaling, recipe.size, display_size=(info.width, info.height))
+    substituted: list[int] = []
+    clip = read_frames(path, positions, transform, table=table, substituted=substituted)
+    reason = clip_substitutions(positions, substituted)[2]
+    if reason:
+        raise DecodeError(path, reason)
+    return clip
+
+
+# The file each kind of model is saved to (fvc.train.fold). A model is read only from its kind's file: a
+# torch model's weights are loaded without unpickling anything, a scikit-learn model's file is a pickle.
+MODEL_FILES = {"torch": "model.pt", "sklearn": "model.joblib"}
 
 
 def load_fold_models(results: str | os.PathLike[str], model: str) -> list[FoldModel]:
-    """Every fold of ``model`` under ``results/models/<model>``; only models this results folder holds."""
+    """Every fold of ``model`` under ``results/models/<model>``; only models this results folder holds.
+
+    The file read is chosen by the model's registered kind (``model.pt`` for torch, ``model.joblib`` for
+    scikit-learn), never by which file exists: a fold folder holding the other kind's file is refused before
+    anything is loaded, so a torch model's name cannot lead to unpickling a ``model.joblib``.
+    """
     from fvc.models import get_spec
 
-    get_spec(model)  # a registered name, never a path: "../x" cannot lead outside the results folder
+    try:
+        spec = get_spec(model)  # a registered name, never a path: "../x" cannot lead outside the results folder
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
     model_dir = Path(results) / "models" / model
     folds = sorted(model_dir.glob("fold_*/training_complete"), key=lambda p: int(p.parent.name.split("_")[1]))
     if not folds:
         raise FileNotFoundError(f"no trained folds of '{model}' under {model_dir} (run the workflow first)")
+    expected = MODEL_FILES[spec.kind]
     loaded = []
     for marker in folds:
         fold_dir, fold = marker.parent, int(marker.parent.name.split("_")[1])
-        if (fold_dir / "model.pt").exists():
+        foreign = [name for kind, name in MODEL_FILES.items() if kind != spec.kind and (fold_dir / name).exists()]
+        if foreign:
+            raise ValueError(
+                f"{fold_dir} holds {foreign[0]}, but '{model}' is a {spec.kind} model (read from {expected} only); "
+                f"refusing to load it: the folder was not written by training '{model}'"
+            )
+        if not (fold_dir / expected).is_file():
+            raise FileNotFoundError(f"{fold_dir / expected} is missing ('{model}' is a {spec.kind} model); retrain fold {fold}")
+        if spec.kind == "torch":
+            import torch
+
             from fvc.train.fold import load_torch_model
 
-            net, saved = load_torch_model(fold_dir / "model.pt")
+            # Weights only: nothing is unpickled. The name is read first (memory-mapped, cheap): a file of
+            # another model would otherwise fail deep inside load_state_dict.
+            saved_name = torch.load(fold_dir / expected, map_location="cpu", weights_only=True, mmap=True).get("name")
+            if saved_name != model:
+                raise ValueError(f"{fold_dir / expected} holds model '{saved_name}', not '{model}'")
+            net, saved = load_torch_model(fold_dir / expected)
             loaded.append(FoldModel(model, fold, "torch", net, _recipe(saved), default_cfg=saved["default_cfg"]))
         else:
             import joblib
 
-            saved = joblib.load(fold_dir / "model.joblib")  # written by this workflow: see the README's warning
+            saved = joblib.load(fold_dir / expected)  # written by this workflow: see the README's warning
             loaded.append(FoldModel(model, fold, "sklearn", saved["model"], _recipe(saved), feature_names=saved["feature_names"]))
     return loaded
 
@@ -102,6 +143,11 @@ def predict_files(paths: list[str | os.PathLike[str]], models: list[FoldModel]) 
     rows = []
     for path in paths:
         row: dict[str, Any] = {"path": os.fspath(path), "model": models[0].name, "score": np.nan, "label": "", "error": ""}
+        problem = path_problem(path)
+        if problem:
+            row["error"] = problem
+            rows.append(row)
+            continue
         try:
             scores = [m.score(path) for m in models]
             row.update(score=float(np.mean(scores)), label="fake" if np.mean(scores) >= 0.5 else "real",
@@ -112,6 +158,27 @@ def predict_files(paths: list[str | os.PathLike[str]], models: list[FoldModel]) 
             row["error"] = f"cannot read file ({exc.strerror or exc})"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be scored before opening it (missing, a folder, a FIFO or device...), else None.
+
+    ``stat`` never blocks, whereas opening a FIFO waits for a writer: a pipe among the arguments would hang
+    the command. Symbolic links are followed, so a link to a regular file is fine.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read file ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")  # fmt: skip
+    return f"not a regular file ({kind})"
 
 
 def export_model(results: str | os.PathLike[str], model: str, fold: int, fmt: str, out: str | os.PathLike[str] | None = None) -> dict[str, Any]:

@@ -7,6 +7,13 @@ wrong?" is one SQL statement instead of a pandas script, and nothing is copied o
 Views (those whose files exist; see ``VIEWS``): ``videos``, ``folds``, ``features`` (every clipset, with a
 ``clipset`` column), ``metrics``, ``predictions`` (every fold, with ``model``), ``rejected``, plus
 ``summary``, ``paired`` and ``registry`` from the comparison, and ``hpo_trials`` (every search's trials).
+
+A query is one read-only ``SELECT`` (``FROM``-first, ``WITH``, ``DESCRIBE``, ``SUMMARIZE`` and ``SHOW`` are
+SELECTs to DuckDB): COPY, ATTACH, EXPORT, INSTALL, SET and the like are refused before anything runs, and
+the connection itself may read only files under the results folder (``allowed_directories`` with
+``enable_external_access`` off, no extension installs or autoloads, no spill directory, the configuration
+locked), so ``read_text('/etc/passwd')`` or ``glob('/root/*')`` fail with a permission error. Symbolic
+links inside the results folder are followed: what they point to is readable.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["FORMATS", "VIEWS", "QueryError", "View", "connect", "format_rows", "run_query"]
+__all__ = ["FORMATS", "VIEWS", "QueryError", "View", "check_statement", "connect", "format_rows", "run_query"]
 
 FORMATS = ("table", "csv", "json")
 
@@ -88,10 +95,11 @@ def _source(results: Path, view: View) -> str | None:
 
 
 def connect(results: str | Path = "results") -> tuple[duckdb.DuckDBPyConnection, dict[str, str | None]]:
-    """An in-memory DuckDB connection with a view per results table that exists.
+    """An in-memory DuckDB connection with a view per results table that exists, confined to ``results``.
 
     Returns the connection and ``{view: source path or glob, or None when its files are missing}``. Paths
-    are absolute, so the views work whatever the working directory is later.
+    are absolute, so the views work whatever the working directory is later. The connection reads only
+    files under the resolved results folder and cannot change that (see the module docstring).
     """
     import duckdb  # imported here so that listing the views (``fvc query --help``) does not load DuckDB
 
@@ -99,21 +107,59 @@ def connect(results: str | Path = "results") -> tuple[duckdb.DuckDBPyConnection,
     if not root.is_dir():
         raise QueryError(f"results folder {results} does not exist")
     con = duckdb.connect(":memory:")
-    sources: dict[str, str | None] = {}
-    for view in VIEWS:
-        src = _source(root, view)
-        sources[view.name] = src
-        if src is not None:
-            con.execute(f"CREATE VIEW {view.name} AS {view.select.format(src=_sql_string(src))}")
+    try:
+        _confine(con, root)
+        sources: dict[str, str | None] = {}
+        for view in VIEWS:
+            src = _source(root, view)
+            sources[view.name] = src
+            if src is not None:
+                con.execute(f"CREATE VIEW {view.name} AS {view.select.format(src=_sql_string(src))}")
+    except BaseException:
+        con.close()
+        raise
     return con, sources
 
 
+# In this order: DuckDB refuses to change allowed_directories once external access is off. A trailing
+# separator, so that "<results>2/" is not a prefix match. No temp directory: DuckDB would add it (".tmp"
+# under the working directory) to the allowed directories. The lock refuses every later SET and RESET.
+def _confine(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    allowed = root.as_posix().rstrip("/") + "/"
+    for statement in (
+        "SET temp_directory = ''",
+        f"SET allowed_directories = [{_sql_string(allowed)}]",
+        "SET enable_external_access = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET lock_configuration = true",
+    ):
+        con.execute(statement)
+
+
+def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise :class:`QueryError` unless ``sql`` is exactly one SELECT (parsed by DuckDB, nothing run)."""
+    import duckdb
+
+    statements = con.extract_statements(sql)
+    if len(statements) != 1:
+        got = "no statement" if not statements else f"{len(statements)} statements"
+        raise QueryError(f"fvc query runs one read-only SELECT statement; got {got}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        words = statements[0].query.split()
+        keyword = words[0].upper() if words else kind.name
+        what = keyword if keyword == kind.name else f"{keyword} (a {kind.name} statement)"
+        raise QueryError(f"fvc query runs one read-only SELECT statement; got {what}")
+
+
 def run_query(sql: str, results: str | Path = "results") -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``sql`` against the views of ``results``; returns column names and rows (empty for statements)."""
+    """Run one SELECT ``sql`` against the views of ``results``; returns column names and rows."""
     import duckdb
 
     con, sources = connect(results)
     try:
+        check_statement(con, sql)
         cursor = con.execute(sql)
         if cursor.description is None:
             return [], []
@@ -123,6 +169,8 @@ def run_query(sql: str, results: str | Path = "results") -> tuple[list[str], lis
         present = ", ".join(name for name, src in sources.items() if src) or "none"
         missing = [f"{v.name} ({' or '.join(v.patterns)})" for v in VIEWS if sources[v.name] is None]
         hint = f"\nviews: {present}" + (f"\nnot found under {results}: {', '.join(missing)}" if missing else "")
+        if isinstance(exc, duckdb.PermissionException):
+            hint = f"\nfvc query reads only files under the results folder ({Path(results).resolve()})" + hint
         raise QueryError(f"{exc}{hint}") from None
     finally:
         con.close()

@@ -11,8 +11,9 @@ rule clips:
     benchmark:
         f"{RESULTS}/benchmarks/clips/{{clipset}}_shard_{{shard}}.tsv"
     resources:
-        mem_mb=2000,
-        runtime=60,
+        # A retry after an out-of-memory kill or a time-out asks for more (docs/cluster.md).
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
     params:
         recipe=lambda wildcards: config["clipsets"][wildcards.clipset],
         shards=config["shards"],

@@ -6,12 +6,18 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from fvc.config import ConfigError, validate_config
+from fvc.io.results_dir import check_results_dir
 from fvc.models import get_spec, resolve_params
 
 try:
     validate_config(config)
 except ConfigError as error:
-    raise WorkflowError(f"{error}\n(see workflow/schemas/config.schema.yaml)") from None
+    raise WorkflowError(f"{error}\n(see fvc/schemas/config.schema.yaml)") from None
+
+try:
+    check_results_dir(str(config["results"]), config["input"])
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 
 RESULTS = config["results"].rstrip("/")
 MODELS = list(config["models"])
@@ -27,7 +33,9 @@ def model_clipset(model):
     return model_params(model)["clipset"]
 
 
-# Only the clipsets some configured model reads are built; feature tables only for feature models.
+# Only the clipsets some configured model reads are built; feature tables only for feature models. The folds
+# hold the videos every one of these clipsets decodes (rules/data.smk, split), so every model trains and is
+# scored on the same videos; a change of `models` that changes this set of clipsets re-makes the folds.
 CLIPSETS = sorted({model_clipset(m) for m in MODELS})
 FEATURE_CLIPSETS = sorted(
     {model_clipset(m) for m in MODELS if get_spec(m).input == "features"}
@@ -56,7 +64,11 @@ wildcard_constraints:
 
 
 def sweep_orphan_temps():
-    """Delete the temp files of writes killed before their rename (fvc.io.atomic); no job is running yet."""
+    """Delete fvc's temp files of writes killed before their rename; no job is running yet.
+
+    Only names with fvc's marker (fvc.io.atomic), only under the results folder, which
+    check_results_dir (fvc.io.results_dir) has vetted at parse time.
+    """
     from fvc.io.atomic import sweep_orphans
 
     removed = sweep_orphans(RESULTS) if Path(RESULTS).is_dir() else []
@@ -134,8 +146,9 @@ def get_best_params_input(wildcards):
     return {}
 
 
-def get_hpo_runtime(wildcards):
-    """Minutes for a search: one training job's runtime per trial and round, capped at two days.
+def get_hpo_runtime(wildcards, attempt):
+    """Minutes for a search: one training job's runtime per trial and round, times the attempt, capped at two
+    days.
 
     A search cut by the limit resumes where it stopped when the job is resubmitted (the study is on disk).
     """
@@ -143,14 +156,27 @@ def get_hpo_runtime(wildcards):
 
     spec = get_spec(wildcards.model)
     cfg = HpoConfig.from_config(HPO[wildcards.model])
-    return min(
-        2880, spec.resources.runtime * max(1, cfg.n_trials()) * cfg.rounds(spec.kind)
-    )
+    trials = max(1, cfg.n_trials()) * cfg.rounds(spec.kind)
+    return min(2880, spec.resources.runtime * trials * attempt)
+
+
+# Resources a retry gets more of: a job that hit its time or memory limit would hit it again with the same
+# request, so attempt n (Snakemake's `--retries`, profiles/slurm) asks for n times the registry's value.
+SCALED_WITH_ATTEMPT = ("mem_mb", "runtime")
 
 
 def get_model_resource(attribute):
-    """Resource callable for the train rules: each model's value from its registry spec."""
-    return lambda wildcards: getattr(get_spec(wildcards.model).resources, attribute)
+    """Resource callable for the train and hpo rules: each model's value from its registry spec.
+
+    Memory and time grow with the attempt (x1, x2, x3 ...); threads and GPUs do not.
+    """
+
+    def value(wildcards):
+        return getattr(get_spec(wildcards.model).resources, attribute)
+
+    if attribute in SCALED_WITH_ATTEMPT:
+        return lambda wildcards, attempt: value(wildcards) * attempt
+    return value
 
 
 def get_all_metrics(wildcards):

@@ -35,9 +35,12 @@ rule index:
         "../scripts/index.py"
 
 
+# Folds are made after the clips stage, from the videos every clipset decoded: a video one clipset cannot
+# use is left out of every model (rejected.csv says which clipset and why), never scored for some only.
 rule split:
     input:
         videos=rules.index.output.videos,
+        manifests=get_all_clip_manifests,
     output:
         f"{RESULTS}/splits/folds.parquet",
     log:

@@ -1,6 +1,7 @@
 # Gather every (model, fold) into one comparison: tables, paired statistics, plots and a model registry.
 
 from fvc.evaluate.plot_names import plot_labels, plot_subcategory
+from fvc.evaluate.registry import provenance_config
 
 
 rule compare:
@@ -75,7 +76,8 @@ rule registry:
     benchmark:
         f"{RESULTS}/benchmarks/registry/registry.tsv"
     params:
-        config=config,
+        # What the models depend on: not where MLflow logs, the cluster's partitions or a study's database.
+        config=provenance_config(config),
     script:
         "../scripts/registry.py"
 

@@ -1,6 +1,9 @@
 # Hyper-parameter search per model (config `hpo.<model>`); its best_params.json feeds the model's train rules.
 # The study's storage (study.db) and trial checkpoints are not outputs: Snakemake deletes the outputs of a
 # failed or killed job, and those files are what lets the rerun resume instead of starting over.
+# Params are provenance (a changed one reruns the search), so they leave out what the best parameters do not
+# depend on: the tracking settings and `hpo.<model>.storage` (where the study lives; a database URL may
+# hold a password, and params are stored in .snakemake/metadata). scripts/hpo.py reads both from the config.
 
 
 rule hpo:
@@ -36,12 +39,13 @@ rule hpo:
         slurm_partition=get_slurm_partition,
     params:
         model_params=lambda wildcards: model_params(wildcards.model),
-        hpo=lambda wildcards: config["hpo"][wildcards.model],
+        hpo=lambda wildcards: {
+            k: v for k, v in config["hpo"][wildcards.model].items() if k != "storage"
+        },
         clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
         storage=lambda wildcards: f"{RESULTS}/hpo/{wildcards.model}/study.db",
         checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/hpo/{wildcards.model}",
         seed=config["seed"],
-        tracking=config.get("tracking", {}),
         mlruns=f"{RESULTS}/mlruns",
     script:
         "../scripts/hpo.py"

@@ -1,6 +1,9 @@
 # One job per (model, fold); `training_complete` is written last by fvc.train.fold.
 # scikit-learn models read a clipset's feature table, torch models its clip shards; a model with an `hpo`
 # entry also reads its search's best_params.json, whose values win over model_params.
+# Params are provenance: Snakemake reruns a job when one changes. So they hold only what the model depends
+# on; the tracking settings (config `tracking`: on/off, server, experiment name) are read by scripts/train.py
+# from the config, and `mlruns` and `checkpoint` are paths fixed by `results`.
 
 
 rule train_sklearn:
@@ -28,7 +31,6 @@ rule train_sklearn:
         model_params=lambda wildcards: model_params(wildcards.model),
         clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
         seed=config["seed"],
-        tracking=config.get("tracking", {}),
         mlruns=f"{RESULTS}/mlruns",
     script:
         "../scripts/train.py"
@@ -62,7 +64,6 @@ rule train_torch:
         clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
         checkpoint=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.model}/fold_{wildcards.fold}/last.pt",
         seed=config["seed"],
-        tracking=config.get("tracking", {}),
         mlruns=f"{RESULTS}/mlruns",
     script:
         "../scripts/train.py"

@@ -6,10 +6,16 @@ from fvc.track import TrackingConfig
 
 log_to_file(snakemake.log[0])
 inputs, params, output = snakemake.input, snakemake.params, snakemake.output
+model = snakemake.wildcards.model
+# The rule's `hpo` param leaves out `storage` and the tracking settings (not provenance, rules/hpo.smk); both
+# come from the config here.
+hpo = dict(params.hpo)
+if (snakemake.config.get("hpo") or {}).get(model, {}).get("storage") is not None:
+    hpo["storage"] = snakemake.config["hpo"][model]["storage"]
 run_search(
-    snakemake.wildcards.model,
+    model,
     dict(params.model_params),
-    dict(params.hpo),
+    hpo,
     folds_path=inputs.folds,
     seed=params.seed,
     outputs={"best": output.best, "trials": output.trials, "plots": output.plots, "complete": output.complete},
@@ -19,6 +25,6 @@ run_search(
     manifests=list(inputs.manifests) if "manifests" in inputs.keys() else None,
     clip_recipe=dict(params.clip_recipe),
     threads=snakemake.threads,
-    tracking=TrackingConfig.from_config(params.tracking),
+    tracking=TrackingConfig.from_config(snakemake.config.get("tracking")),
     store=params.mlruns,
 )

@@ -12,7 +12,9 @@ inputs, params = snakemake.input, snakemake.params
 train_fold_tracked(
     snakemake.wildcards.model,
     with_best_params(params.model_params, inputs.get("best_params")),
-    tracking=TrackingConfig.from_config(params.tracking),
+    # From the config, not a rule param: where a run is logged is not what the model depends on, so changing
+    # it (tracking off, another experiment or server) must not rerun training (rules/train.smk).
+    tracking=TrackingConfig.from_config(snakemake.config.get("tracking")),
     store=params.mlruns,
     folds_path=inputs.folds,
     fold=int(snakemake.wildcards.fold),

@@ -4,6 +4,7 @@ Layout (one folder per shard, resumable inside)::
 
     <clips>/<clipset>/shard_<s>/recipe.json                the recipe the arrays were made with
     <clips>/<clipset>/shard_<s>/<video_id>_c<copy>.npy     uint8 (T, H, W, 3), memory-mappable
+    <clips>/<clipset>/shard_<s>/<video_id>_c<copy>.json    the clip's substituted positions, written first
     <clips>/<clipset>/shard_<s>/manifest.parquet           one row per (video, copy), written last
 
 One ``.npy`` per clip rather than one file per shard: a clip is read with ``np.load(mmap_mode="r")``
@@ -11,12 +12,22 @@ without touching its neighbours, a killed job keeps every finished clip, and a r
 on its own. Only ``manifest.parquet`` is a declared Snakemake output, so a failed job loses no arrays.
 
 Copy 0 is the untouched clip; copies 1.. are augmented (:mod:`fvc.augment`) for training use only.
+
+A wanted frame that the stream holds but that does not decode is replaced by the nearest earlier frame
+(:func:`fvc.io.video.read_frames`); the manifest records how many of a clip's frames are such copies
+(``substituted``) and their source positions (``substituted_positions``), and a video with a clip of more
+than :data:`MAX_SUBSTITUTED_SHARE` copies is rejected. The ``.json`` beside each array keeps that record,
+so a resumed shard's manifest equals an uninterrupted one's without decoding finished clips again.
+
+The letterbox geometry is the video's probed one (``width``/``height`` of the index), applied to every
+frame, so a stream that changes resolution part-way still gives clips of the shape the manifest states.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,14 +41,23 @@ from fvc.io.atomic import atomic_path, write_json, write_parquet
 from fvc.io.scaling import LetterboxGeometry, frame_transform, letterbox_geometry
 from fvc.io.video import DecodeError, frame_table, plan_decode, read_frames, sample_indices
 
-__all__ = ["MANIFEST_COLUMNS", "clip_geometry", "extract_shard", "load_clip", "shard_of", "shard_videos"]
+__all__ = [
+    "MANIFEST_COLUMNS", "MAX_SUBSTITUTED_SHARE", "clip_geometry", "clip_substitutions", "extract_shard", "load_clip",
+    "shard_of", "shard_videos",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
     "clip_id", "video_id", "copy", "array", "frames", "height", "width", "content_height", "content_width",
     "pad_top", "pad_left", "positions", "source_frames", "strategy", "augment", "status", "reason",
+    "substituted", "substituted_positions",
 ]  # fmt: skip
+
+# The largest share of a clip's frames that may be copies of an earlier frame (undecodable ones). Beyond a
+# quarter the clip is mostly a frozen picture: temporal features and video models would learn the damage,
+# not the content, and a prediction on it means little. At 4 frames per clip, one copy passes, two do not.
+MAX_SUBSTITUTED_SHARE = 0.25
 
 
 def shard_of(video_id: str, n_shards: int) -> int:
@@ -72,18 +92,18 @@ def extract_shard(
 ) -> pd.DataFrame:
     """Write every clip (copy 0 and the augmented copies) of every video in ``shard``; return the manifest.
 
-    A video that fails to decode gets ``status="rejected"`` rows with its reason; the shard goes on. Memory
-    is one video's kept frames at a time.
+    A video that fails to decode, or whose clips would be more than :data:`MAX_SUBSTITUTED_SHARE` copies of
+    undecodable frames, gets ``status="rejected"`` rows with its reason; the shard goes on. Memory is one
+    video's kept frames at a time.
     """
     shard_dir = Path(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     _reset_if_recipe_changed(shard_dir, recipe, seed, augment)
     augment = augment or AugmentConfig()
-    transform = frame_transform(recipe.scaling, recipe.size)
     rows: list[dict[str, object]] = []
     todo = shard_videos(videos, shard, n_shards)
     for video in tqdm(todo.itertuples(index=False), total=len(todo), desc=f"clips {recipe.name}/{shard}", disable=not progress):
-        rows.extend(_video_clips(video, recipe, shard_dir, transform, seed, augment))
+        rows.extend(_video_clips(video, recipe, shard_dir, seed, augment))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     write_parquet(shard_dir / "manifest.parquet", manifest)
     return manifest
@@ -94,7 +114,23 @@ def load_clip(shard_dir: str | Path, array_name: str) -> np.ndarray:
     return np.load(Path(shard_dir) / array_name, mmap_mode="r")
 
 
-def _video_clips(video, recipe: ClipRecipe, shard_dir: Path, transform, seed: int, augment: AugmentConfig) -> list[dict[str, object]]:
+def clip_substitutions(positions: Sequence[int], substituted: Iterable[int]) -> tuple[int, list[int], str]:
+    """How many of a clip's frames (at ``positions``) are copies, of which source positions, and the reason
+    to refuse the clip ("" when at most :data:`MAX_SUBSTITUTED_SHARE` of its frames are copies).
+
+    ``substituted`` is what :func:`fvc.io.video.read_frames` reported for the positions it decoded.
+    """
+    bad = {int(p) for p in substituted}
+    hits = [int(p) for p in positions if int(p) in bad]
+    unique = sorted(set(hits))
+    reason = ""
+    if len(hits) > MAX_SUBSTITUTED_SHARE * len(positions):
+        reason = (f"{len(hits)} of {len(positions)} sampled frames undecodable (source positions {unique}); more than "
+                  f"{MAX_SUBSTITUTED_SHARE:.0%} of the clip would be copies of earlier frames")  # fmt: skip
+    return len(hits), unique, reason
+
+
+def _video_clips(video, recipe: ClipRecipe, shard_dir: Path, seed: int, augment: AugmentConfig) -> list[dict[str, object]]:
     geo = clip_geometry(recipe, int(video.width), int(video.height))
     shape = (recipe.frames, geo.height, geo.width, 3)
     base = {"video_id": video.video_id, "frames": recipe.frames, "height": geo.height, "width": geo.width,
@@ -103,35 +139,81 @@ def _video_clips(video, recipe: ClipRecipe, shard_dir: Path, transform, seed: in
     copies = range(recipe.copies + 1)
     names = {copy: f"{video.video_id}_c{copy}.npy" for copy in copies}
     plans = {copy: plan_copy(seed, video.video_id, copy, augment) for copy in copies}
+    # The probed size fixes the geometry for every frame (see the module docstring).
+    transform = frame_transform(recipe.scaling, recipe.size, display_size=(int(video.width), int(video.height)))
+    substituted: dict[int, list[int]] = {}  # per copy: source positions whose frame is a copy
+    per_copy: dict[int, np.ndarray] = {}
     try:
         table = frame_table(video.file)
         positions = sample_indices(table.count, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
         per_copy = {copy: jitter_positions(positions, table.count, seed, video.video_id, copy, augment.max_jitter) for copy in copies}
-        todo = [copy for copy in copies if not _is_complete(shard_dir / names[copy], shape)]
+        for copy in copies:
+            recorded = _finished(shard_dir / names[copy], shape)
+            if recorded is not None:
+                substituted[copy] = recorded
+        todo = [copy for copy in copies if copy not in substituted]
         # The plan for all copies, whether or not some were already written: a resumed shard's manifest
         # must equal an uninterrupted one's.
         strategy = plan_decode(table, np.unique(np.concatenate([per_copy[copy] for copy in copies]))).strategy
         if todo:
             union = np.unique(np.concatenate([per_copy[copy] for copy in todo]))
-            decoded = dict(zip(union.tolist(), read_frames(video.file, union, transform, table=table)))
+            missing: list[int] = []
+            decoded = dict(zip(union.tolist(), read_frames(video.file, union, transform, table=table, substituted=missing)))
+            for copy in todo:
+                substituted[copy] = clip_substitutions(per_copy[copy], missing)[1]
+            # Judged before anything is written: a refused video leaves no arrays behind.
+            _refuse_substituted(video.file, per_copy, substituted)
             for copy in todo:
                 clip = np.stack([decoded[int(p)] for p in per_copy[copy]])
                 if clip.shape != shape:
                     raise DecodeError(video.file, f"decoded clip has shape {clip.shape}, expected {shape}")
+                # The record first, the array last: an array on disk always has its record.
+                write_json(_record_path(shard_dir / names[copy]), {"substituted_positions": substituted[copy]})
                 with atomic_path(shard_dir / names[copy]) as tmp:
                     np.save(tmp, apply_plan(clip, plans[copy]))
             del decoded
+        else:
+            _refuse_substituted(video.file, per_copy, substituted)
     except DecodeError as exc:
         log.warning("rejected %s: %s", video.path, exc.reason)
-        return [{**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": "", "positions": [],
-                 "source_frames": 0, "strategy": "", "augment": "", "status": "rejected", "reason": exc.reason}
-                for copy in copies]  # fmt: skip
-    return [
-        {**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": names[copy],
-         "positions": [int(p) for p in per_copy[copy]], "source_frames": table.count, "strategy": strategy,
-         "augment": json.dumps(plans[copy].as_dict()["ops"]), "status": "ok", "reason": ""}
-        for copy in copies
-    ]  # fmt: skip
+        rows = []
+        for copy in copies:
+            count, unique, _ = clip_substitutions(per_copy[copy], substituted[copy]) if copy in substituted else (0, [], "")
+            rows.append({**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": "", "positions": [],
+                         "source_frames": 0, "strategy": "", "augment": "", "status": "rejected", "reason": exc.reason,
+                         "substituted": count, "substituted_positions": unique})  # fmt: skip
+        return rows
+    rows = []
+    for copy in copies:
+        count, unique, _ = clip_substitutions(per_copy[copy], substituted[copy])
+        rows.append({**base, "clip_id": f"{video.video_id}_c{copy}", "copy": copy, "array": names[copy],
+                     "positions": [int(p) for p in per_copy[copy]], "source_frames": table.count, "strategy": strategy,
+                     "augment": json.dumps(plans[copy].as_dict()["ops"]), "status": "ok", "reason": "",
+                     "substituted": count, "substituted_positions": unique})  # fmt: skip
+    return rows
+
+
+def _refuse_substituted(file: str, per_copy: dict[int, np.ndarray], substituted: dict[int, list[int]]) -> None:
+    """Reject the whole video if any of its clips has too many copied frames (copies share the decode)."""
+    for copy in sorted(per_copy):
+        reason = clip_substitutions(per_copy[copy], substituted[copy])[2]
+        if reason:
+            raise DecodeError(file, reason if len(per_copy) == 1 else f"copy {copy}: {reason}")
+
+
+def _record_path(array: Path) -> Path:
+    return array.with_suffix(".json")
+
+
+def _finished(target: Path, shape: tuple[int, ...]) -> list[int] | None:
+    """The substituted positions recorded for a finished clip; None if the clip must be (re)made."""
+    if not _is_complete(target, shape):
+        return None
+    try:
+        record = json.loads(_record_path(target).read_text(encoding="utf-8"))
+        return [int(p) for p in record["substituted_positions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record (an array from before records existed, or a damaged one): redo the clip
 
 
 def _is_complete(target: Path, shape: tuple[int, ...]) -> bool:
@@ -157,6 +239,6 @@ def _reset_if_recipe_changed(shard_dir: Path, recipe: ClipRecipe, seed: int, aug
         if previous == current:
             return
         log.info("clipset %s changed: clearing the arrays in %s", recipe.name, shard_dir)
-        for stale in shard_dir.glob("*.npy"):
+        for stale in [*shard_dir.glob("*.npy"), *shard_dir.glob("*_c*.json")]:  # not recipe.json
             stale.unlink()
     write_json(recipe_file, current)

@@ -135,6 +135,8 @@ def read_sheet(sheet: str | os.PathLike[str], root: str | os.PathLike[str] | Non
             continue
         seen[relpath] = line
         reason = _path_problem(file, real_root)
+        if reason is None and file.suffix.lower() not in MEDIA_SUFFIXES:
+            reason = f"unsupported file type '{file.suffix or '(none)'}'"
         if reason:
             rejections.append(Rejection(relpath, f"{where}: {reason}"))
             continue
@@ -146,10 +148,16 @@ def read_sheet(sheet: str | os.PathLike[str], root: str | os.PathLike[str] | Non
 
 
 def _relative_posix(file: Path, root: Path) -> str:
+    """The path relative to ``root``, normalised lexically: ``real/../real/x.mp4`` is ``real/x.mp4``.
+
+    Lexical only (symlinks are not followed), so the id names what the user wrote; the index catches the
+    same file reached through a link by its resolved path and content.
+    """
+    normal = Path(os.path.normpath(file))
     try:
-        return file.relative_to(root).as_posix()
+        return normal.relative_to(Path(os.path.normpath(root))).as_posix()
     except ValueError:
-        return file.as_posix()
+        return normal.as_posix()
 
 
 def _path_problem(file: Path, real_root: Path) -> str | None:

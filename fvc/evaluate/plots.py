@@ -5,6 +5,11 @@ state and nothing to close), which keeps them unit-testable; ``write_plots`` sav
 stable names of ``fvc.evaluate.plot_names``. Figures are drawn on the Agg canvas with a fixed style and
 saved without the "Software" metadata, so the same results give the same bytes.
 
+Every figure that tells several series apart (models, folds, metrics) takes their looks from
+:func:`series_styles`: each series gets its own (colour, marker, line style, hatch) combination, so 13 models
+in a 10-colour palette never share a look (the 11th repeats the 1st colour with another marker, line style
+and hatch).
+
 Inputs: ``scores`` is the video-level table of ``fvc.evaluate.predictions.video_scores`` (model, fold,
 video_id, label 1 = fake, score = P(fake)); ``metrics`` is ``compare/metrics.parquet``; ``history`` is
 ``collect_histories``' per-epoch table; ``videos`` is the index (its ``family`` column).
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +41,7 @@ from fvc.evaluate.predictions import collect_histories, collect_predictions, vid
 from fvc.io.atomic import atomic_path  # noqa: E402
 
 __all__ = [
-    "MAIN_METRICS", "confusion_counts", "confusion_figure", "family_accuracy", "family_accuracy_figure",
+    "HIGHLIGHT", "MAIN_METRICS", "PRIMARY", "SeriesStyle", "series_style", "series_styles", "confusion_counts", "confusion_figure", "family_accuracy", "family_accuracy_figure",
     "fold_metrics_figure", "has_families", "learning_curves_figure", "plot_results", "pr_figure", "roc_figure",
     "save_figure", "write_plots",
 ]  # fmt: skip
@@ -88,8 +94,45 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _colour(index: int) -> tuple[float, float, float, float]:
-    return matplotlib.colormaps["tab10"](index % 10)
+# Series looks: the 10 colours of tab10, then the same colours again with the next marker, line style and
+# hatch. (colour, marker) pairs are distinct for 100 series, (colour, hatch) for 80, (colour, line style) for 40.
+PALETTE = tuple(tuple(float(c) for c in matplotlib.colormaps["tab10"](i)) for i in range(10))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+LINESTYLES = ("-", "--", ":", "-.")
+HATCHES = ("", "//", "\\\\", "xx", "..", "oo", "++", "||")
+# Fixed roles in single-series figures (the search plots): the data, and what stands out from it.
+PRIMARY, HIGHLIGHT = PALETTE[0], PALETTE[3]
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    """How one series (a model, a fold, a metric) is drawn: lines use colour + linestyle (+ marker where points
+    are marked), bars colour + hatch."""
+
+    colour: tuple[float, float, float, float]
+    marker: str
+    linestyle: str
+    hatch: str
+
+    def line(self) -> dict[str, Any]:
+        return {"color": self.colour, "ls": self.linestyle}
+
+    def bar(self) -> dict[str, Any]:
+        # White hatching and no outline: the bar's colour stays what the legend shows.
+        return {"color": self.colour, "hatch": self.hatch or None, "edgecolor": "white", "linewidth": 0}
+
+
+def series_style(index: int) -> SeriesStyle:
+    """The look of the ``index``-th series (0-based)."""
+    variant = index // len(PALETTE)
+    return SeriesStyle(PALETTE[index % len(PALETTE)], MARKERS[variant % len(MARKERS)], LINESTYLES[variant % len(LINESTYLES)],
+                       HATCHES[variant % len(HATCHES)])  # fmt: skip
+
+
+def series_styles(names: Iterable[Any]) -> dict[Any, SeriesStyle]:
+    """One distinct look per name, in the order given (duplicates ignored): the only source of series looks."""
+    unique = list(dict.fromkeys(names))
+    return {name: series_style(i) for i, name in enumerate(unique)}
 
 
 def _one_model(scores: pd.DataFrame, model: str | None) -> str:
@@ -128,10 +171,11 @@ def roc_figure(scores: pd.DataFrame, model: str | None = None) -> Figure:
     fig = _figure(6.0, 5.2)
     ax = fig.add_subplot()
     tprs, aucs = [], []
+    styles = series_styles(sorted(int(f) for f in scores["fold"].unique()))
     for fold, group in _folds_with_both_classes(scores):
         fpr, tpr, _ = skm.roc_curve(group["label"], group["score"])
         auc = skm.roc_auc_score(group["label"], group["score"])
-        ax.plot(fpr, tpr, lw=1.0, alpha=0.7, color=_colour(fold), label=f"fold {fold} (AUC {auc:.3f})")
+        ax.plot(fpr, tpr, lw=1.0, alpha=0.7, **styles[fold].line(), label=f"fold {fold} (AUC {auc:.3f})")
         interp = np.interp(_GRID, fpr, tpr)
         interp[0] = 0.0
         tprs.append(interp)
@@ -158,10 +202,11 @@ def pr_figure(scores: pd.DataFrame, model: str | None = None) -> Figure:
     fig = _figure(6.0, 5.2)
     ax = fig.add_subplot()
     precisions, aps = [], []
+    styles = series_styles(sorted(int(f) for f in scores["fold"].unique()))
     for fold, group in _folds_with_both_classes(scores):
         precision, recall, _ = skm.precision_recall_curve(group["label"], group["score"])
         ap = skm.average_precision_score(group["label"], group["score"])
-        ax.step(recall, precision, where="post", lw=1.0, alpha=0.7, color=_colour(fold), label=f"fold {fold} (AP {ap:.3f})")
+        ax.step(recall, precision, where="post", lw=1.0, alpha=0.7, **styles[fold].line(), label=f"fold {fold} (AP {ap:.3f})")
         precisions.append(_step_precision(recall, precision))
         aps.append(ap)
     if precisions:
@@ -242,6 +287,7 @@ def fold_metrics_figure(metrics: pd.DataFrame, level: str = "video", metric_name
     width = 0.8 / n_metrics
     fig = _figure(max(6.5, 1.4 * len(models) + 3.0), 4.8)
     ax = fig.add_subplot()
+    styles = series_styles(metric_names)
     for m, metric in enumerate(metric_names):
         grouped = table.groupby("model")[metric]
         means = grouped.mean().reindex(models)
@@ -249,7 +295,7 @@ def fold_metrics_figure(metrics: pd.DataFrame, level: str = "video", metric_name
         x = np.arange(len(models)) + (m - (n_metrics - 1) / 2) * width
         # ± std, cut at the metric's range [0, 1] (a bar reaching below 0 would mislead).
         yerr = np.vstack([np.minimum(stds, means.to_numpy()), np.minimum(stds, 1.0 - means.to_numpy())])
-        ax.bar(x, means.to_numpy(), width=width * 0.92, yerr=np.nan_to_num(yerr), capsize=3, color=_colour(m),
+        ax.bar(x, means.to_numpy(), width=width * 0.92, yerr=np.nan_to_num(yerr), capsize=3, **styles[metric].bar(),
                label=METRIC_LABELS.get(metric, metric), error_kw={"lw": 1.0, "ecolor": "0.2"})  # fmt: skip
         for i, model in enumerate(models):
             values = table.loc[table["model"] == model, metric].dropna().to_numpy()
@@ -275,21 +321,23 @@ def fold_metrics_figure(metrics: pd.DataFrame, level: str = "video", metric_name
 
 @_styled
 def learning_curves_figure(history: pd.DataFrame, model: str | None = None) -> Figure:
-    """Train and validation loss (left) and validation F1 (right) per epoch, one colour per fold."""
+    """Train and validation loss (left) and validation F1 (right) per epoch, one colour and marker per fold
+    (the line style tells train from validation)."""
     model = _one_model(history, model)
     fig = _figure(11.0, 4.4)
     loss_ax, f1_ax = fig.subplots(1, 2)
     folds = sorted(int(f) for f in history["fold"].unique())
+    styles = series_styles(folds)
     for fold in folds:
         rows = history[history["fold"] == fold].sort_values("epoch")
-        colour = _colour(fold)
+        look = {"color": styles[fold].colour, "marker": styles[fold].marker, "ms": 4, "lw": 1.4}
         if "train_loss" in rows:
-            loss_ax.plot(rows["epoch"], rows["train_loss"], color=colour, lw=1.4, marker=".", ms=4)
+            loss_ax.plot(rows["epoch"], rows["train_loss"], **look)
         if "val_loss" in rows:
-            loss_ax.plot(rows["epoch"], rows["val_loss"], color=colour, lw=1.4, ls="--", marker=".", ms=4)
+            loss_ax.plot(rows["epoch"], rows["val_loss"], ls="--", **look)
         if "val_f1" in rows:
-            f1_ax.plot(rows["epoch"], rows["val_f1"], color=colour, lw=1.4, marker=".", ms=4)
-    fold_handles = [Line2D([], [], color=_colour(f), lw=2, label=f"fold {f}") for f in folds]
+            f1_ax.plot(rows["epoch"], rows["val_f1"], **look)
+    fold_handles = [Line2D([], [], color=styles[f].colour, marker=styles[f].marker, lw=2, label=f"fold {f}") for f in folds]
     style_handles = [Line2D([], [], color="0.3", lw=1.4, label="train"),
                      Line2D([], [], color="0.3", lw=1.4, ls="--", label="validation")]  # fmt: skip
     loss_ax.legend(handles=fold_handles + style_handles, loc="upper right", ncols=2)
@@ -335,8 +383,10 @@ def family_accuracy(scores: pd.DataFrame, videos: pd.DataFrame, threshold: float
 
 @_styled
 def family_accuracy_figure(accuracy: pd.DataFrame, threshold: float = 0.5) -> Figure:
-    """Grouped bars: one group per family (reals last, as specificity), one bar per model."""
+    """Grouped bars: one group per family (reals last, as specificity), one bar per model, each model in its
+    own colour and hatch (:func:`series_styles`)."""
     models = sorted(accuracy["model"].unique())
+    styles = series_styles(models)
     families = sorted(f for f in accuracy["family"].unique() if f != "real")
     if (accuracy["family"] == "real").any():
         families.append("real")
@@ -347,7 +397,7 @@ def family_accuracy_figure(accuracy: pd.DataFrame, threshold: float = 0.5) -> Fi
     for m, model in enumerate(models):
         values = accuracy[accuracy["model"] == model].set_index("family")["accuracy"].reindex(families)
         x = np.arange(len(families)) + (m - (len(models) - 1) / 2) * width
-        ax.bar(x, values.fillna(0.0).to_numpy(), width=width * 0.92, color=_colour(m), label=model)
+        ax.bar(x, values.fillna(0.0).to_numpy(), width=width * 0.92, **styles[model].bar(), label=model)
     ticks = [f"{f}\n(n={counts[f]})" if f != "real" else f"real videos\n(specificity, n={counts[f]})" for f in families]
     ax.set_xticks(np.arange(len(families)), ticks)
     if "real" in families:

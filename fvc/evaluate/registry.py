@@ -17,7 +17,19 @@ from typing import Any
 import fvc
 from fvc.io.atomic import write_json
 
-__all__ = ["build_registry", "code_version", "config_hash", "git_commit", "model_file", "write_registry"]
+__all__ = ["build_registry", "code_version", "config_hash", "git_commit", "model_file", "provenance_config", "write_registry"]
+
+# Settings that say where results are logged or how jobs are scheduled, not what a model is: they are
+# left out of the config hash (and of the registry rule's params, so changing them reruns nothing).
+NON_PROVENANCE_KEYS = ("tracking", "cluster")
+
+
+def provenance_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` without the settings that do not change a model: tracking, cluster, hpo study storage."""
+    kept = {k: v for k, v in config.items() if k not in NON_PROVENANCE_KEYS}
+    if kept.get("hpo"):
+        kept["hpo"] = {model: {k: v for k, v in (search or {}).items() if k != "storage"} for model, search in kept["hpo"].items()}
+    return kept
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -6,7 +6,9 @@
 - ``history.png``: each trial's value in order and the best so far.
 - ``importance.png`` (Optuna searches with enough complete trials): fANOVA importance per parameter.
 
-Same style and byte-stable PNGs as the comparison plots (``fvc.evaluate.plots``).
+Same style and byte-stable PNGs as the comparison plots (``fvc.evaluate.plots``). Each figure shows one
+model's search, so there is one data series: its colour (``PRIMARY``) and the best trial's (``HIGHLIGHT``) are
+fixed roles, and trial states differ by marker (complete filled, pruned hollow or ``x``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from fvc.evaluate.plots import METRIC_LABELS, _colour, _figure, _no_data, _styled, save_figure
+from fvc.evaluate.plots import HIGHLIGHT, METRIC_LABELS, PRIMARY, _figure, _no_data, _styled, save_figure
 from fvc.hpo.space import HpoConfig, ParamRange
 
 __all__ = ["history_figure", "importance_figure", "search_figure", "write_search_plots"]
@@ -78,12 +80,12 @@ def search_figure(trials: pd.DataFrame, cfg: HpoConfig, model: str) -> Figure:
                 ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short log range overlap
         pruned = (done["state"] == "PRUNED").to_numpy()
         y = done["value"].to_numpy(dtype=float)
-        ax.scatter(x[~pruned], y[~pruned], s=28, color=_colour(0), label="complete", zorder=3)
+        ax.scatter(x[~pruned], y[~pruned], s=28, color=PRIMARY, label="complete", zorder=3)
         if pruned.any():
-            ax.scatter(x[pruned], y[pruned], s=28, facecolors="none", edgecolors=_colour(0), label="pruned", zorder=3)
+            ax.scatter(x[pruned], y[pruned], s=28, facecolors="none", edgecolors=PRIMARY, label="pruned", zorder=3)
         if best is not None:
             bx = categories.index(str(best[column])) if categorical else float(best[column])
-            ax.scatter([bx], [best["value"]], s=110, marker="*", color=_colour(3), label="best", zorder=4)
+            ax.scatter([bx], [best["value"]], s=110, marker="*", color=HIGHLIGHT, label="best", zorder=4)
         ax.set_xlabel(name)
         ax.set_ylabel(f"validation {label}")
     axes[0].legend(loc="best")
@@ -121,10 +123,10 @@ def history_figure(trials: pd.DataFrame, cfg: HpoConfig, model: str) -> Figure:
     for state, marker in (("COMPLETE", "o"), ("PRUNED", "x")):
         part = finished[finished["state"] == state]
         if not part.empty:
-            ax.scatter(part["number"], part["value"], marker=marker, color=_colour(0), label=state.lower(), zorder=3)
+            ax.scatter(part["number"], part["value"], marker=marker, color=PRIMARY, label=state.lower(), zorder=3)
     complete = ordered[ordered["state"] == "COMPLETE"]
     if not complete.empty:
-        ax.step(complete["number"], complete["value"].cummax(), where="post", color=_colour(3), label="best so far")
+        ax.step(complete["number"], complete["value"].cummax(), where="post", color=HIGHLIGHT, label="best so far")
     failed = ordered[ordered["state"] == "FAIL"]
     for number in failed["number"]:
         ax.axvline(number, color="0.8", lw=0.8, zorder=1)
@@ -141,7 +143,7 @@ def importance_figure(importances: dict[str, float], model: str) -> Figure:
     fig = _figure(5.0, 0.5 + 0.45 * max(2, len(importances)))
     ax = fig.subplots()
     names = list(importances)[::-1]
-    ax.barh(names, [importances[n] for n in names], color=_colour(0))
+    ax.barh(names, [importances[n] for n in names], color=PRIMARY)
     ax.set_xlim(0, 1)
     ax.set_xlabel("importance (fANOVA)")
     ax.set_title(f"{model}: hyper-parameter importance")

@@ -8,7 +8,6 @@ reads is fixed by the workflow's DAG, not by a trial.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,12 +151,13 @@ class HpoConfig:
 
 def check_space_names(model: str, space: Mapping[str, Any]) -> None:
     """Every searched name is a parameter of ``model``'s builder or a training setting; never ``clipset``."""
-    from fvc.models.registry import DATA_PARAMS, TRAIN_PARAMS, get_spec
+    from fvc.models.registry import DATA_PARAMS, GEOMETRY_PARAMS, param_names
 
-    spec = get_spec(model)
     # Clip geometry comes from the clipset (model_kwargs), randomness and threads from the job.
-    accepted = set(inspect.signature(spec.builder).parameters) - {"seed", "n_jobs", "frames", "size", "img_size"}
-    allowed = accepted | (TRAIN_PARAMS if spec.kind == "torch" else set())
+    names = param_names(model)
+    if names is None:  # a builder taking **kwargs: it decides what it accepts
+        return
+    allowed = names - DATA_PARAMS - GEOMETRY_PARAMS
     for name in space:
         if name in DATA_PARAMS:
             raise ValueError(f"hpo.{model}.space.{name}: the data a model reads cannot be searched")

@@ -12,6 +12,13 @@ Both methods are Optuna studies in one storage (a SQLite file under ``results/hp
 A trial that was running when the process died is marked failed and ``interrupted`` and does not count;
 its parameters come up again (grid: re-enqueued; optuna: the same seed), and a torch trial resumes from its
 last epoch checkpoint. Every trial is an MLflow run nested in the search's run.
+
+A trial that fails by its own error (an exception, a NaN value) counts towards the target like any other,
+but the best of a search where most trials crashed is not trusted: unless at least
+:data:`MIN_COMPLETED_SHARE` of the counted trials ended without an error (complete, or pruned by the
+pruner), the search fails with the number of failed trials and their first errors, and writes no
+best_params.json. It stops as soon as that share can no longer be reached. best_params.json records
+``n_complete``, ``n_pruned``, ``n_failed`` (own errors), ``n_interrupted`` and the first errors.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import math
 import shutil
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +43,20 @@ from fvc.hpo.space import HpoConfig
 from fvc.io.atomic import write_json, write_parquet
 from fvc.track import TrackingConfig, tracking_run
 
-__all__ = ["StudyResult", "load_best_params", "run_search", "run_study", "study_name", "trials_table", "with_best_params", "write_study_outputs"]
+__all__ = ["MIN_COMPLETED_SHARE", "SearchFailedError", "StudyResult", "load_best_params", "run_search", "run_study", "study_name", "trials_table", "with_best_params", "write_study_outputs"]
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"  # user attribute of a trial whose process died while it ran
+ERROR = "error"  # user attribute: why a trial failed ("ValueError: ..."), for the failure message and summary
+# Least share of the counted trials (complete + pruned + failed by their own error) that must end without an
+# error (complete or pruned) for the search's best to be written.
+MIN_COMPLETED_SHARE = 0.5
+FAILURES_SHOWN = 3  # first failure reasons named in the error and in best_params.json
+
+
+class SearchFailedError(RuntimeError):
+    """Too many trials of a search failed by their own error (see :data:`MIN_COMPLETED_SHARE`)."""
 
 
 @dataclass
@@ -52,6 +68,7 @@ class StudyResult:
     best_value: float
     best_trial: int
     trials: pd.DataFrame  # one row per trial: number, state, value, seconds, interrupted, param_<name>...
+    failures: list[dict[str, Any]] = field(default_factory=list)  # counted failed trials: {"trial", "error"}, in order
 
 
 def study_name(model: str, cfg: HpoConfig, base_params: Mapping[str, Any], seed: int, sample: pd.DataFrame,
@@ -140,6 +157,8 @@ def run_study(
         while len(done := _counted(study)) < target:
             if cfg.method == "grid" and not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
                 break
+            if len(_failures(done)) > target - math.ceil(MIN_COMPLETED_SHARE * target):
+                break  # even if every remaining trial completed, too few would have: fail now, not after them all
             slot = len(done)
             study.sampler = _sampler(cfg, data.seed, slot)
             objective = _Objective(model, base_params, cfg, data, rounds, tracking, store, name)
@@ -149,6 +168,9 @@ def run_study(
             log.info("trial %d (%d/%d) %s %s: %s = %s (best %s)", last.number, slot + 1, target, last.state.name, last.params,
                      cfg.metric, _fmt(last.value), _fmt(best))  # fmt: skip
         table = trials_table(study)
+        counted = _counted(study)
+        failures = _failures(counted)
+        _check_completed_share(model, len(counted), failures, target, name, url)
         complete = table[table["state"] == "COMPLETE"]
         if complete.empty:
             raise RuntimeError(f"hpo for '{model}': no trial completed ({table['state'].value_counts().to_dict()}); see the log for the errors")
@@ -156,7 +178,28 @@ def run_study(
         if parent is not None:
             parent.log_metrics({f"best_{cfg.metric}": float(best_trial.value)}, step=0)
             parent.log_params({f"best.{k}": v for k, v in best_trial.params.items()})
-    return StudyResult(model, name, url, dict(best_trial.params), float(best_trial.value), best_trial.number, table)
+    return StudyResult(model, name, url, dict(best_trial.params), float(best_trial.value), best_trial.number, table, failures)
+
+
+def _failures(counted: list[Any]) -> list[dict[str, Any]]:
+    """The counted trials that failed by their own error, in trial order, with the error each recorded."""
+    failed = sorted((t for t in counted if t.state.name == "FAIL"), key=lambda t: t.number)
+    return [{"trial": t.number, "error": t.user_attrs.get(ERROR, "no error recorded (see the job's log)")} for t in failed]
+
+
+def _check_completed_share(model: str, n_counted: int, failures: list[dict[str, Any]], target: int, name: str, url: str) -> None:
+    """:class:`SearchFailedError` unless :data:`MIN_COMPLETED_SHARE` of the counted trials ended without an error."""
+    if not failures or n_counted - len(failures) >= MIN_COMPLETED_SHARE * n_counted:
+        return
+    reasons = "\n".join(f"  trial {f['trial']}: {f['error']}" for f in failures[:FAILURES_SHOWN])
+    more = f"\n  ... and {len(failures) - FAILURES_SHOWN} more (see the job's log)" if len(failures) > FAILURES_SHOWN else ""
+    raise SearchFailedError(
+        f"hpo for '{model}': {len(failures)} of {n_counted} finished trials failed (target {target}); at least "
+        f"{MIN_COMPLETED_SHARE:.0%} must complete (or be pruned) for the best parameters to be trusted, so no "
+        f"best_params.json is written. First errors:\n{reasons}{more}\n"
+        f"Failed trials stay in the study '{name}' ({url}) and count when it resumes: fix the cause, then delete "
+        f"that study (for the default storage, the study.db file) to search again."
+    )  # fmt: skip
 
 
 class _Objective:
@@ -195,12 +238,19 @@ class _Objective:
                 interrupted = True
                 trial.set_user_attr(INTERRUPTED, True)
                 raise
+            except Exception as exc:  # Optuna records a failure (catch=Exception); keep why, for the summary
+                trial.set_user_attr(ERROR, f"{type(exc).__name__}: {exc}"[:500])
+                if tracker is not None:
+                    tracker.set_tags({"hpo_state": "FAIL"})
+                raise
             finally:  # a trial that is over (a kill never gets here) has nothing left to resume from
                 if self.data.checkpoints is not None and not interrupted:
                     shutil.rmtree(self.data.checkpoints / key, ignore_errors=True)
+            if value != value:  # NaN: Optuna fails the trial without an exception
+                trial.set_user_attr(ERROR, f"{self.cfg.metric} is NaN")
             if tracker is not None:
                 tracker.log_metrics({self.cfg.metric: value}, step=0)
-                tracker.set_tags({"hpo_state": "COMPLETE"})
+                tracker.set_tags({"hpo_state": "COMPLETE" if value == value else "FAIL"})
         return value
 
 
@@ -232,11 +282,15 @@ def write_study_outputs(result: StudyResult, cfg: HpoConfig, *, best: str | Path
     write_parquet(trials, table)
     write_search_plots(table, cfg, result.model, plots)
     counts = table["state"].value_counts().to_dict()
+    n_interrupted = int(table["interrupted"].sum()) if "interrupted" in table else 0
     write_json(best, {
         "model": result.model, "method": cfg.method, "metric": cfg.metric, "params": result.best_params,
         "value": result.best_value, "trial": result.best_trial, "study_name": result.study_name, "storage": result.storage,
         "n_complete": int(counts.get("COMPLETE", 0)), "n_pruned": int(counts.get("PRUNED", 0)),
-        "n_failed": int(counts.get("FAIL", 0)), "sample_fraction": cfg.sample_fraction, "cv_folds": cfg.cv_folds,
+        # failed by their own error (counted towards the target) / left running by a killed process (run again)
+        "n_failed": int(counts.get("FAIL", 0)) - n_interrupted, "n_interrupted": n_interrupted,
+        "min_completed_share": MIN_COMPLETED_SHARE, "failures": result.failures[:FAILURES_SHOWN],
+        "sample_fraction": cfg.sample_fraction, "cv_folds": cfg.cv_folds,
     })  # fmt: skip
     write_json(complete, {"model": result.model, "study_name": result.study_name, "best_value": result.best_value})
 

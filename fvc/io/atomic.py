@@ -17,10 +17,13 @@ from typing import IO, Any
 
 import pandas as pd
 
-__all__ = ["atomic_path", "atomic_write", "sweep_orphans", "write_json", "write_parquet", "write_text"]
+__all__ = ["TEMP_PREFIX", "atomic_path", "atomic_write", "is_temp_name", "sweep_orphans", "write_json", "write_parquet", "write_text"]
 
-# What atomic_path names its temp files: ".<target name>.<mkstemp's 8 characters>.tmp<target suffix>".
-_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^.]+)?$")
+# atomic_path names its temp files TEMP_PREFIX + mkstemp's 8 random characters + "-" + the target's name
+# (".fvc-tmp-k2x9q0ab-metrics.json"): hidden, the target's suffix kept, and a marker no other program uses,
+# so that sweep_orphans removes fvc's own leftovers and nothing else (a user's ".notes.a1b2c3d4.tmp" stays).
+TEMP_PREFIX = ".fvc-tmp-"
+_TEMP_NAME = re.compile(rf"^{re.escape(TEMP_PREFIX)}[a-z0-9_]{{8}}-.+$")
 
 
 @contextmanager
@@ -32,7 +35,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f"-{target.name}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -71,16 +74,25 @@ def write_parquet(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def sweep_orphans(root: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temp files of writes that were killed before their rename, under ``root``; return them.
+def is_temp_name(name: str) -> bool:
+    """True for a file name :func:`atomic_path` gives its temp files (and no other name)."""
+    return _TEMP_NAME.match(name) is not None
 
-    Only safe while nothing writes under ``root``: the workflow calls it in ``onstart``, after Snakemake has
-    locked the working directory and before any job runs.
+
+def sweep_orphans(root: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files of fvc's writes that were killed before their rename, under ``root``; return them.
+
+    Only names carrying fvc's marker (:data:`TEMP_PREFIX`, see :func:`is_temp_name`) are removed, and only
+    plain files: a user's ``.draft.a1b2c3d4.tmp`` or any other temp-looking file is left alone. Symbolic links
+    to folders are not followed, so nothing outside ``root`` is touched. Only safe while nothing writes under
+    ``root``: the workflow calls it in ``onstart`` on the results folder (which ``fvc.io.results_dir`` has
+    checked is not ``/``, the home folder or a folder holding the input data), after Snakemake has locked the
+    working directory and before any job runs.
     """
     removed = []
     for folder, _, names in os.walk(root):
         for name in names:
-            if _TEMP_NAME.match(name):
+            if is_temp_name(name) and not os.path.islink(os.path.join(folder, name)):
                 path = Path(folder) / name
                 path.unlink(missing_ok=True)
                 removed.append(path)

@@ -7,7 +7,11 @@ Each transform takes a decoded frame and its display rotation and returns uint8 
   and sensor noise survive, which forensic features look for; resizing would blur them away.
 - ``letterbox``: longest side scaled to ``size``, aspect ratio kept, then padded (centred, black) up to a
   multiple of ``pad_multiple`` per side, so clips of different aspect ratios keep their shape. The padding
-  is recorded by :func:`letterbox_geometry`.
+  is recorded by :func:`letterbox_geometry`. Given the video's probed ``display_size``, the geometry is
+  that of the video, not of each frame: a stream that changes resolution part-way has its other frames
+  resized into the same picture box, so every frame of a clip has one shape (the box the manifest records).
+
+``fixed`` and ``crop`` give ``size`` x ``size`` whatever the frame size.
 """
 
 from __future__ import annotations
@@ -47,19 +51,29 @@ def letterbox_geometry(width: int, height: int, size: int, pad_multiple: int = 1
     return LetterboxGeometry(out_h, out_w, content_h, content_w, (out_h - content_h) // 2, (out_w - content_w) // 2)
 
 
-def frame_transform(scaling: str, size: int, *, pad_multiple: int = 16) -> Callable[[av.VideoFrame, int], np.ndarray]:
-    """Return ``(frame, rotation) -> uint8 RGB`` for a clipset's ``scaling``."""
+def frame_transform(
+    scaling: str, size: int, *, pad_multiple: int = 16, display_size: tuple[int, int] | None = None
+) -> Callable[[av.VideoFrame, int], np.ndarray]:
+    """Return ``(frame, rotation) -> uint8 RGB`` for a clipset's ``scaling``.
+
+    ``display_size`` (width, height as displayed, e.g. from :func:`fvc.io.video.probe`) fixes the letterbox
+    geometry for the whole video; without it each frame's own size decides, which is the same for every
+    frame of a constant-size stream.
+    """
     if scaling == "fixed":
         # Resizing to a square commutes with a quarter-turn, so rotating after the cheap resize is exact.
         return lambda frame, rotation: rotate(_resize(frame, size, size), rotation)
     if scaling == "crop":
         return lambda frame, rotation: centre_crop(rotate(frame.to_ndarray(format="rgb24"), rotation), size)
     if scaling == "letterbox":
+        fixed_geo = letterbox_geometry(*display_size, size, pad_multiple) if display_size else None
 
         def letterbox(frame: av.VideoFrame, rotation: int) -> np.ndarray:
             quarter = rotation in (90, 270)
             display_w, display_h = (frame.height, frame.width) if quarter else (frame.width, frame.height)
-            geo = letterbox_geometry(display_w, display_h, size, pad_multiple)
+            # A frame of another size than the probed one is resized into the video's box (its aspect may
+            # be stretched a little): one shape per clip beats rejecting the video.
+            geo = fixed_geo or letterbox_geometry(display_w, display_h, size, pad_multiple)
             # Resize in the stored orientation, then rotate: the result has the display geometry.
             stored_w, stored_h = (geo.content_height, geo.content_width) if quarter else (geo.content_width, geo.content_height)
             content = rotate(_resize(frame, stored_w, stored_h), rotation)

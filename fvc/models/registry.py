@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "DATA_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec", "is_pretrained", "list_models", "model_kwargs",
-    "register_model", "resolve_params",
+    "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec",
+    "is_pretrained", "list_models", "model_kwargs", "param_names", "register_model", "resolve_params",
 ]  # fmt: skip
 
 # Family modules that register models; imported on first lookup so importing the registry stays cheap.
@@ -30,6 +30,11 @@ TRAIN_PARAMS = frozenset({
     "min_epochs", "monitor", "smoothing", "grad_clip", "amp", "num_workers", "inner_val_fraction", "label_smoothing",
     "precise_bn_batches",
 })  # fmt: skip
+
+# Builder arguments that config never sets: the training job passes the seed and its thread count.
+JOB_PARAMS = frozenset({"seed", "n_jobs"})
+# Builder arguments that default to the clipset's geometry (model_kwargs).
+GEOMETRY_PARAMS = frozenset({"frames", "size", "img_size"})
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
@@ -149,3 +154,20 @@ def _load_families() -> None:
         for module in _FAMILY_MODULES:
             importlib.import_module(module)
         _loaded = True
+
+
+def param_names(name: str) -> frozenset[str] | None:
+    """Every key ``model_params.<name>`` accepts; ``None`` when the builder takes ``**kwargs`` (anything goes).
+
+    The builder's arguments (less :data:`JOB_PARAMS`, which the job passes; geometry such as ``frames`` or
+    ``img_size`` included, since config may fix it instead of the clipset), :data:`DATA_PARAMS` and, for torch
+    models, :data:`TRAIN_PARAMS` (``fvc.train.engine.TrainConfig``). scikit-learn models are built from their
+    builder arguments alone, so a training setting given to one would be silently dropped. Searchable names
+    (``hpo.<model>.space``) are these less the data and geometry parameters.
+    """
+    spec = get_spec(name)
+    parameters = inspect.signature(spec.builder).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    builder = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL} - JOB_PARAMS
+    return frozenset(builder | DATA_PARAMS | (TRAIN_PARAMS if spec.kind == "torch" else frozenset()))

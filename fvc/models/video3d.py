@@ -2,7 +2,8 @@
 
 SlowFast and X3D are PyTorchVideo's builders (``create_slowfast``, ``create_x3d``), the published
 architectures (Feichtenhofer et al. 2019; Feichtenhofer 2020), not an r3d stand-in; R3D-18 and R(2+1)D-18
-come from torchvision as baselines. Defaults are sized for a laptop CPU (small clips, SlowFast-R18); the
+come from torchvision as baselines. Defaults are sized for a laptop CPU: small clips, and SlowFast at
+PyTorchVideo's ``model_depth=18`` (one bottleneck block per stage, 11 M parameters; not a ResNet-18). The
 paper sizes are parameters (``model_depth=50`` and 32-frame 224 clips for SlowFast, X3D-M at 16x224).
 """
 
@@ -39,7 +40,7 @@ X3D_PRESETS = {"xs": (4, 160), "s": (13, 160), "m": (16, 224)}
 )
 def slowfast(*, frames: int, size: int, alpha: int = 4, beta_inv: int = 8, model_depth: int = 18, dropout: float = 0.5,
              pretrained: PretrainedSpec = False) -> SlowFast:  # fmt: skip
-    """SlowFast two-pathway network (PyTorchVideo builder); R18 on CPU, model_depth=50 for the paper's R50."""
+    """SlowFast two-pathway network (PyTorchVideo builder); depth 18 (1-1-1-1 bottleneck blocks) on CPU, 50 for the paper's R50."""
     from fvc.models.nets.video3d import SlowFast
     from fvc.models.weights import apply_pretrained
 

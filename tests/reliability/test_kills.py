@@ -385,10 +385,10 @@ def test_outputs_are_readable_as_the_umask_allows(reference):
 
 
 def test_a_run_sweeps_temp_files_left_by_killed_writes(killed_run):
-    """A write killed before its rename leaves ``.<name>.<random>.tmp<suffix>``; the next run deletes it."""
+    """A write killed before its rename leaves ``.fvc-tmp-<random>-<name>``; the next run deletes it."""
     results = killed_run.workdir / "results"
-    orphans = [results / "models" / "naive_cnn" / "fold_0" / ".metrics.json.k1ll3d_x.tmp.json",
-               results / "clips" / "frames" / "shard_0" / ".manifest.parquet.a8b9c0d1.tmp.parquet"]  # fmt: skip
+    orphans = [results / "models" / "naive_cnn" / "fold_0" / ".fvc-tmp-k1ll3d_x-metrics.json",
+               results / "clips" / "frames" / "shard_0" / ".fvc-tmp-a8b9c0d1-manifest.parquet"]  # fmt: skip
     for orphan in orphans:
         orphan.write_bytes(b"half a file")
     before = (results / "rejected.csv").read_bytes()

@@ -10,7 +10,8 @@ Evidence, all from the scratch folder run.sh leaves:
   ``--slurm-keep-successful-logs``), which names each member (``rule clips:`` + wildcards);
 - ``squeue.txt``: ``squeue --states=all`` at the end of the run (id, partition, state, the plugin's comment
   ``rule_<rule>_wildcards_<values>``), a second record of each job's partition;
-- ``cancelled_job``: the job run.sh cancelled with scancel while it was running.
+- ``cancelled_job``: the job run.sh cancelled with scancel while it was running; its resubmission must ask
+  for attempt x its time limit (``TimeLimit`` in jobcomp.log).
 
 Expected partition: ``gpu`` for a training job whose model's registry spec needs a GPU (the test overrides the
 GPU count to 0, which must not change the routing), ``cpu`` for every other job. Exit status 1 on a mismatch.
@@ -82,6 +83,20 @@ def parse_group_members(log: Path) -> list[tuple[str, dict[str, str]]]:
         elif not line.startswith(" "):
             current = None
     return members
+
+
+def minutes(limit: str | None) -> int | None:
+    """A job's time limit as jobcomp.log records it (minutes, or [D-]HH:MM:SS) in minutes; None if absent."""
+    if not limit:
+        return None
+    if limit.isdigit():
+        return int(limit)
+    days, _, clock = limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")] if all(p.isdigit() for p in clock.split(":")) else None
+    if not parts or (days and not days.isdigit()):
+        return None
+    hours, mins, secs = ([0] * (3 - len(parts)) + parts)[-3:]
+    return (int(days or 0) * 24 + hours) * 60 + mins + (secs > 0)
 
 
 def _wildcards(text: str) -> dict[str, str]:
@@ -187,6 +202,14 @@ def main() -> int:
             print(f"  SLURM job {runs[-1][0]} ran Snakemake with --attempt {attempt.group(1) if attempt else '?'}")
             if not attempt or attempt.group(1) == "1":
                 problems.append(f"resubmitted job {runs[-1][0]} is not a retry attempt (--attempt > 1)")
+            else:
+                # A retry asks for more time (attempt x the registry's runtime; memory is pinned by run.sh's
+                # --set-resources here, see tests/slurm/test_sbatch_calls.py for both).
+                first, retry = (minutes(jobcomp.get(i, {}).get("TimeLimit")) for i in (cancelled_id, runs[-1][0]))
+                print(f"  time limit: {first} min (attempt 1) -> {retry} min (attempt {attempt.group(1)})")
+                if first is None or retry is None or retry != first * int(attempt.group(1)):
+                    problems.append(f"resubmitted job {runs[-1][0]}: time limit {retry} min is not attempt "
+                                    f"{attempt.group(1)} x the first submission's {first} min")  # fmt: skip
         patterns = [rf"SLURM-job '{cancelled_id}' failed", r"^Trying to restart job", r"^Error in rule"]
         patterns += [rf"submitted with SLURM jobid {slurm_id} " for slurm_id, _, _ in runs]
         for line in sm_log.splitlines():

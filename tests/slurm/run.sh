@@ -9,8 +9,13 @@
 #      `--profile profiles/slurm`, CPU-sized (`gpu=0`: the `gpu` partition has no GPUs here);
 #   5. meanwhile cancels (scancel) one running training job once, which Snakemake must resubmit;
 #   6. checks (tests/slurm/check_run.py) that every rule ran through sbatch in its intended partition, that
-#      the cancelled job was submitted again and completed, and that the workflow's outputs exist;
+#      the cancelled job was submitted again, with attempt x its time limit, and completed, and that the
+#      workflow's outputs exist;
 #   7. stops the daemons it started, by PID, and removes the slurm.conf it wrote.
+# Before all that (it needs no cluster, so it also runs where SLURM is skipped, and in the pytest suite),
+# tests/slurm/test_sbatch_calls.py checks the sbatch command lines the profile produces with a stand-in
+# sbatch: a GPU model's training job asks for its GPU (`--gpus=1`, which this GPU-less cluster cannot show)
+# and each retry asks for attempt x the memory and time.
 #
 # Run as root: `bash tests/slurm/run.sh`. Exit status 0: passed; 77: skipped, SLURM cannot run here (the
 # reason is printed); anything else: failed. Environment:
@@ -328,6 +333,9 @@ run_workflow() {
 }
 
 main() {
+    log "sbatch command lines (stand-in sbatch, no cluster): GPU request and growing limits on retries"
+    (cd "$REPO" && python -m pytest -q -p no:cacheprovider tests/slurm/test_sbatch_calls.py) ||
+        fail "the profile's sbatch command lines are wrong (tests/slurm/test_sbatch_calls.py)"
     [ "$(id -u)" = 0 ] || skip "needs root (installs packages, starts munged/slurmctld/slurmd); run: sudo bash $0"
     W="${FVC_SLURM_TEST_DIR:-$(mktemp -d /tmp/fvc-slurm.XXXXXX)}"
     mkdir -p "$W"

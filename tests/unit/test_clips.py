@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import av
 import numpy as np
 import pandas as pd
+import pytest
 
 from fvc.config import ClipRecipe
-from fvc.data.clips import extract_shard, load_clip, shard_videos
+from fvc.data.clips import MAX_SUBSTITUTED_SHARE, extract_shard, load_clip, shard_videos
 from fvc.data.index import build_index
 from fvc.data.sources import discover_folder
-from fvc.io.video import read_frames, sample_indices
+from fvc.io.scaling import frame_transform
+from fvc.io.video import DecodeError, decode_all, probe, read_frames, sample_indices
+from tests.conftest import moving_frames
 
 
 def index_of(tmp_path, make_video, n=6):
@@ -54,3 +60,148 @@ def test_undecodable_video_is_recorded_and_shard_finishes(tmp_path, make_video):
     row = manifest.set_index("video_id").loc[broken.video_id]
     assert row["status"] == "rejected" and row["reason"]
     assert (manifest["status"] == "ok").sum() == len(videos) - 1
+
+
+def _ts_segment(path, height, width, first_pts, n=12):
+    """An H.264 MPEG-TS whose timestamps start at ``first_pts`` (1/10 s), so segments can follow each other."""
+    with av.open(str(path), mode="w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=Fraction(10))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        stream.options = {"g": "6", "threads": "1"}
+        for i, rgb in enumerate(moving_frames(n, height, width, seed=height)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = first_pts + i, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path.read_bytes()
+
+
+def resolution_change_video(path):
+    """96x64 for 12 frames, then 128x48 for 12: two MPEG-TS streams concatenated byte-wise, as broadcast
+    recordings and naive joins produce. Timestamps continue (the second starts 2 frames later to clear the
+    first's B-frame delay). Letterboxed to 32 per frame, the parts would need 32x32 and 32x16 boxes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = [path.with_name(".a.tmp"), path.with_name(".b.tmp")]
+    joined = _ts_segment(parts[0], 64, 96, 0) + _ts_segment(parts[1], 48, 128, 14)
+    for part in parts:
+        part.unlink()
+    path.write_bytes(joined)
+    return path
+
+
+@pytest.mark.parametrize("scaling", ["letterbox", "crop", "fixed"])
+def test_resolution_change_mid_stream_gives_clips_of_the_stated_shape(tmp_path, make_video, scaling):
+    changing = resolution_change_video(tmp_path / "data" / "fake" / "joined.ts")
+    videos = index_of(tmp_path, make_video, n=3)
+    assert "fake/joined.ts" in set(videos["path"])
+    info = probe(changing)
+    assert (info.width, info.height, info.frames) == (96, 64, 24)
+    assert {f.shape for f in decode_all_frames(changing)} == {(64, 96, 3), (48, 128, 3)}
+    recipe = ClipRecipe("c", frames=6, size=32, scaling=scaling)
+    out = tmp_path / "clips"
+    manifest = extract_shard(videos, 0, 1, recipe, out)
+    assert (manifest["status"] == "ok").all(), manifest["reason"].tolist()
+    for row in manifest.itertuples():
+        assert load_clip(out, row.array).shape == (row.frames, row.height, row.width, 3)
+    row = manifest.set_index("video_id").loc[videos.set_index("path").loc["fake/joined.ts", "video_id"]]
+    if scaling == "letterbox":  # the probed (first) geometry: 96x64 -> content 32x21 in a 32x32 box
+        assert (row["content_width"], row["content_height"], row["width"], row["height"]) == (32, 21, 32, 32)
+
+
+def decode_all_frames(path):
+    from fvc.io.video import iter_frames
+
+    return [frame.to_ndarray(format="rgb24") for frame in iter_frames(path)]
+
+
+def test_resolution_change_without_fixed_geometry_is_a_decode_error(tmp_path):
+    changing = resolution_change_video(tmp_path / "joined.ts")
+    with pytest.raises(DecodeError, match="frame size changes"):
+        read_frames(changing, [0, 20])  # native size: no single shape
+    assert read_frames(changing, [0, 20], frame_transform("letterbox", 32, display_size=(96, 64))).shape == (2, 32, 32, 3)
+    with pytest.raises(DecodeError, match="frame size changes"):
+        read_frames(changing, [0, 20], frame_transform("letterbox", 32))  # per-frame geometry differs
+
+
+def mjpeg_avi(path, n=12, broken=()):
+    """An intra-only AVI whose packets ``broken`` are zeroed: exactly those frames cannot decode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuvj420p"
+        for i, rgb in enumerate(moving_frames(n, 64, 96, seed=3)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        spans = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size]
+    data = bytearray(path.read_bytes())
+    for index in broken:
+        pos, size = spans[index]
+        data[pos : pos + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_read_frames_reports_substituted_positions(tmp_path):
+    path = mjpeg_avi(tmp_path / "one_bad.avi", broken=[4])
+    reference = decode_all(mjpeg_avi(tmp_path / "intact.avi"))
+    for strategy in ("seek", "sequential"):
+        substituted: list[int] = []
+        got = read_frames(path, [1, 4, 4, 7, 10], strategy=strategy, substituted=substituted)
+        assert substituted == [4]
+        np.testing.assert_array_equal(got[[1, 2]], reference[[1, 1]])  # the nearest earlier decoded frame stands in
+        np.testing.assert_array_equal(got[[0, 3, 4]], reference[[1, 7, 10]])
+
+
+def test_substituted_frames_are_recorded_and_too_many_reject_the_video(tmp_path, make_video):
+    # 12 frames sampled at 4 positions: [1, 4, 7, 10].
+    assert sample_indices(12, 4).tolist() == [1, 4, 7, 10] and MAX_SUBSTITUTED_SHARE == 0.25
+    mjpeg_avi(tmp_path / "data" / "fake" / "one_bad.avi", broken=[4])
+    mjpeg_avi(tmp_path / "data" / "fake" / "two_bad.avi", broken=[4, 7])
+    garbled = make_video("data/real/garbled.mp4", n=40, seed=9)
+    videos = index_of(tmp_path, make_video, n=2)
+    # Garbage over the middle after indexing (the moov index at the end survives): packets, but no pictures.
+    data = bytearray(garbled.read_bytes())
+    a, b = int(len(data) * 0.3), int(len(data) * 0.6)
+    data[a:b] = np.random.default_rng(1).bytes(b - a)
+    garbled.write_bytes(bytes(data))
+    recipe = ClipRecipe("c", frames=4, size=32, scaling="crop", copies=1)
+    out = tmp_path / "clips"
+    manifest = extract_shard(videos, 0, 1, recipe, out)
+    by_path = manifest.merge(videos[["video_id", "path"]]).set_index(["path", "copy"])
+
+    one = by_path.loc[("fake/one_bad.avi", 0)]
+    assert one["status"] == "ok" and one["substituted"] == 1 and list(one["substituted_positions"]) == [4]
+    two = by_path.loc[("fake/two_bad.avi", 0)]
+    assert two["status"] == "rejected" and two["array"] == ""
+    assert "2 of 4 sampled frames undecodable" in two["reason"] and two["substituted"] == 2
+    assert by_path.loc[("real/garbled.mp4", 0), "status"] == "rejected"
+    assert "undecodable" in by_path.loc[("real/garbled.mp4", 0), "reason"]
+    for name in ("real/v1.mp4", "fake/v0.mp4"):
+        assert by_path.loc[(name, 0), "status"] == "ok" and by_path.loc[(name, 0), "substituted"] == 0
+    rejected_ids = set(manifest.loc[manifest["status"] == "rejected", "video_id"])
+    assert not [p for p in out.glob("*.npy") if p.name.split("_c")[0] in rejected_ids]
+
+    # A resumed shard (one clip lost) reads the finished clips' records: the same manifest, no re-decoding.
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy")}
+    lost = one["array"]
+    (out / lost).unlink()
+    resumed = extract_shard(videos, 0, 1, recipe, out)
+    pd.testing.assert_frame_equal(resumed, manifest)
+    del stamps[lost]
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.npy") if p.name != lost} == stamps
+
+
+def test_predict_clip_matches_the_clips_stage_on_damaged_and_changing_streams(tmp_path):
+    from fvc.inference import read_clip
+
+    changing = resolution_change_video(tmp_path / "joined.ts")
+    assert read_clip(changing, ClipRecipe("c", frames=6, size=32, scaling="letterbox")).shape == (6, 32, 32, 3)
+    damaged = mjpeg_avi(tmp_path / "two_bad.avi", broken=[4, 7])
+    with pytest.raises(DecodeError, match="2 of 4 sampled frames undecodable"):
+        read_clip(damaged, ClipRecipe("c", frames=4, size=32, scaling="crop"))
+    one_bad = mjpeg_avi(tmp_path / "one_bad.avi", broken=[4])
+    assert read_clip(one_bad, ClipRecipe("c", frames=4, size=32, scaling="crop")).shape == (4, 32, 32, 3)

@@ -58,3 +58,48 @@ def test_stride_sampling():
     assert sample_indices(6, 4, mode="stride", stride=3).tolist() == [0, 3, 5, 5]
     with pytest.raises(ValueError, match="sampling mode"):
         sample_indices(10, 2, mode="random")
+
+
+# Every container the probe accepts, with several GOPs. MPEG-TS and MPEG-PS have no keyframe index: their seek
+# is a timestamp search that lands past the keyframe it aims at, which used to lose the frames ("no decodable
+# video frame") or substitute them.
+MULTI_GOP = {
+    "ts": ("mpegts", "libx264"), "mpg": ("mpeg", "mpeg2video"), "mkv": ("matroska", "libx264"), "mp4": ("mp4", "libx264"),
+    "avi": ("avi", "mpeg4"), "webm": ("webm", "libvpx"), "flv": ("flv", "flv"), "wmv": ("asf", "wmv2"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=sorted(MULTI_GOP))
+def multi_gop_video(request, tmp_path_factory):
+    """60 frames, a keyframe every 10."""
+    fmt, codec = MULTI_GOP[request.param]
+    path = tmp_path_factory.mktemp("multigop") / f"gop.{request.param}"
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    with av.open(str(path), mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
+        for i in range(60):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1) // 2 + i, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("positions", [[5], [0, 59], [15, 35, 55], [30, 31, 45], list(range(0, 60, 7))])
+@pytest.mark.parametrize("strategy", ["seek", "auto"])
+def test_multi_gop_containers_decode_exactly(multi_gop_video, positions, strategy):
+    table = frame_table(multi_gop_video)
+    assert table.count == 60 and table.keyframes.tolist() == [0, 10, 20, 30, 40, 50]
+    reference = decode_all(multi_gop_video)
+    substituted: list[int] = []
+    got = read_frames(multi_gop_video, positions, strategy=strategy, substituted=substituted)
+    np.testing.assert_array_equal(got, reference[positions])
+    assert substituted == []
+
+
+def test_sparse_multi_gop_sample_is_planned_as_seeks(multi_gop_video):
+    """So that the exactness test above really goes through the seek path."""
+    assert plan_decode(frame_table(multi_gop_video), [15, 35, 55]).strategy == "seek"

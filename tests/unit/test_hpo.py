@@ -202,3 +202,53 @@ def test_ctrl_c_during_a_trial_leaves_it_to_the_rerun(tmp_path, monkeypatch):
     table = result.trials
     assert table["interrupted"].sum() == 1 and table.loc[table["interrupted"], "state"].item() == "FAIL"
     assert sorted(table.loc[~table["interrupted"], "param_C"]) == [0.01, 0.1, 1.0]
+
+
+def test_a_search_where_most_trials_crash_fails_naming_the_failures(tmp_path):
+    """Crashed trials count towards the target, but a best picked from the few that ran is not written."""
+    from fvc.hpo.study import MIN_COMPLETED_SHARE, SearchFailedError, run_search
+
+    assert MIN_COMPLETED_SHARE == 0.5
+    features, folds = feature_data()
+    features.to_parquet(tmp_path / "features.parquet")
+    folds.to_parquet(tmp_path / "folds.parquet")
+    # scikit-learn refuses a negative C: three of the four grid points crash the model.
+    hpo = {"method": "grid", "space": {"C": [-1.0, -2.0, -3.0, 1.0]}, "cv_folds": 3, "sample_fraction": 1.0}
+    out = {"best": tmp_path / "best_params.json", "trials": tmp_path / "trials.parquet", "plots": tmp_path / "plots",
+           "complete": tmp_path / "study_complete"}  # fmt: skip
+
+    def run():
+        return run_search("logistic_regression", {"clipset": "forensic"}, hpo, folds_path=tmp_path / "folds.parquet", seed=3,
+                          outputs=out, storage_path=tmp_path / "study.db", checkpoints=tmp_path / "ckpt",
+                          features_path=tmp_path / "features.parquet")  # fmt: skip
+
+    with pytest.raises(SearchFailedError) as caught:
+        run()
+    message = str(caught.value)
+    # Three failures out of a target of four: two completions are out of reach, so the fourth never runs.
+    assert "3 of 3 finished trials failed (target 4)" in message, message
+    assert "trial 0: InvalidParameterError" in message and "'C' parameter" in message and "trial 2:" in message
+    assert "study.db" in message
+    assert not any(p.exists() for p in out.values())
+
+    # The failures stay in the study: resuming it fails the same way at once, without running a trial.
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    (name,) = optuna.get_all_study_names(storage)
+    with pytest.raises(SearchFailedError, match="3 of 3 finished trials failed"):
+        run()
+    finished = [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.state.is_finished()]
+    assert len(finished) == 3 and all(t.state.name == "FAIL" for t in finished)
+
+
+def test_a_search_with_few_crashes_records_them_in_best_params(tmp_path):
+    hpo = {"method": "grid", "space": {"C": [-1.0, 0.1, 1.0, 10.0]}, "cv_folds": 3}
+    result, cfg = search(tmp_path, hpo)
+    out = {"best": tmp_path / "best_params.json", "trials": tmp_path / "trials.parquet", "plots": tmp_path / "plots",
+           "complete": tmp_path / "study_complete"}  # fmt: skip
+    write_study_outputs(result, cfg, **out)
+    best = json.loads(out["best"].read_text())
+    assert (best["n_complete"], best["n_failed"], best["n_interrupted"], best["n_pruned"]) == (3, 1, 0, 0)
+    assert best["min_completed_share"] == 0.5 and best["params"]["C"] > 0
+    assert [f["trial"] for f in best["failures"]] == [0] and best["failures"][0]["error"].startswith("InvalidParameterError")

@@ -94,3 +94,67 @@ def test_rejected_table_round_trips_as_csv(messy_folder, tmp_path):
     again = pd.read_csv(tmp_path / "rejected.csv", keep_default_na=False)
     assert list(again.columns) == ["video_id", "path", "stage", "reason"]
     assert len(again) == 4
+
+
+def test_sheet_rejects_unsupported_file_types(tmp_path, make_video):
+    make_video("data/v1.mp4", seed=1)
+    (tmp_path / "data" / "notes.txt").write_text("not media")
+    sheet = tmp_path / "data" / "samples.csv"
+    sheet.write_text("path,label\nv1.mp4,real\nnotes.txt,fake\n")
+    samples, rejections = read_sheet(sheet)
+    assert [s.relpath for s in samples] == ["v1.mp4"]
+    assert [(r.path, "unsupported file type '.txt'" in r.reason) for r in rejections] == [("notes.txt", True)]
+
+
+def test_one_file_under_two_names_is_one_video(tmp_path, make_video):
+    make_video("data/real/x.mp4", seed=1)
+    make_video("data/real/y.mp4", seed=2)
+    make_video("data/fake/z.mp4", seed=3)
+    sheet = tmp_path / "data" / "samples.csv"
+    sheet.write_text("path,label\nreal/x.mp4,real\nreal/../real/x.mp4,real\nreal/y.mp4,real\nfake/z.mp4,fake\n")
+    samples, rejections = read_sheet(sheet)
+    assert sorted(s.relpath for s in samples) == ["fake/z.mp4", "real/x.mp4", "real/y.mp4"]
+    assert [r.path for r in rejections] == ["real/x.mp4"] and "duplicate of line 2" in rejections[0].reason
+    # A byte-identical copy under the same label is the same video too: indexed once, the copy named.
+    (tmp_path / "data" / "real" / "copy_of_x.mp4").write_bytes((tmp_path / "data" / "real" / "x.mp4").read_bytes())
+    result = build_index(*discover_folder(tmp_path / "data"))
+    assert sorted(result.videos["path"]) == ["fake/z.mp4", "real/copy_of_x.mp4", "real/y.mp4"]
+    reasons = dict(zip(result.rejected["path"], result.rejected["reason"], strict=True))
+    assert set(reasons) == {"real/x.mp4"} and "duplicate of 'real/copy_of_x.mp4'" in reasons["real/x.mp4"]
+    assert result.videos["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_same_content_under_both_labels_is_rejected_naming_both(tmp_path, make_video):
+    make_video("data/real/x.mp4", seed=1)
+    make_video("data/real/y.mp4", seed=2)
+    make_video("data/fake/z.mp4", seed=3)
+    os.symlink("../real/x.mp4", tmp_path / "data" / "fake" / "link.mp4")
+    result = build_index(*discover_folder(tmp_path / "data"))
+    assert sorted(result.videos["path"]) == ["fake/z.mp4", "real/y.mp4"]
+    reasons = dict(zip(result.rejected["path"], result.rejected["reason"], strict=True))
+    assert set(reasons) == {"real/x.mp4", "fake/link.mp4"}
+    assert "'fake/link.mp4' (fake)" in reasons["real/x.mp4"] and "'real/x.mp4' (real)" in reasons["fake/link.mp4"]
+    assert all("both real and fake" in r for r in reasons.values())
+
+
+def _manifest(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["video_id", "copy", "status", "reason"]).to_parquet(path)
+    return path
+
+
+def test_a_video_one_clipset_rejects_is_left_out_of_every_model(tmp_path):
+    from fvc.data.index import collect_rejections, decodable_everywhere
+
+    videos = pd.DataFrame({"video_id": ["a", "b", "c"], "path": ["a.ts", "b.ts", "c.ts"]})
+    manifests = [
+        _manifest(tmp_path / "clips" / "frames" / "shard_0" / "manifest.parquet",
+                  [("a", 0, "ok", ""), ("b", 0, "ok", ""), ("c", 0, "ok", "")]),
+        _manifest(tmp_path / "clips" / "clip" / "shard_0" / "manifest.parquet",
+                  [("a", 0, "ok", ""), ("b", 0, "rejected", "3 of 4 frames undecodable"), ("b", 1, "rejected", "x"), ("c", 0, "ok", "")]),
+    ]  # fmt: skip
+    assert list(decodable_everywhere(videos, manifests)["video_id"]) == ["a", "c"]
+    index_rejected = pd.DataFrame(columns=["video_id", "path", "stage", "reason"])
+    table = collect_rejections(index_rejected, videos, manifests)
+    assert table[["path", "stage"]].values.tolist() == [["b.ts", "clips:clip"]]
+    assert "left out of every model" in table["reason"].iloc[0]

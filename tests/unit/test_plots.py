@@ -226,3 +226,48 @@ def test_every_figure_has_titles_and_labels(figure):
     }[figure]()  # fmt: skip
     _assert_readable(fig)
     assert fig.axes[0].get_legend() is not None or figure == "confusion"
+
+
+MANY_MODELS = [f"model_{i:02d}" for i in range(13)]  # the registry's 13 models outnumber the 10-colour palette
+
+
+def test_series_styles_give_every_series_its_own_look():
+    from fvc.evaluate.plots import series_style, series_styles
+
+    for n in (13, 40):
+        styles = list(series_styles([f"s{i}" for i in range(n)]).values())
+        for part in ("marker", "linestyle", "hatch"):
+            assert len({(s.colour, getattr(s, part)) for s in styles}) == n, (n, part)
+    styles = series_styles(MANY_MODELS)
+    assert styles["model_00"] == series_style(0) and styles["model_10"].colour == styles["model_00"].colour
+    assert styles["model_10"].marker != styles["model_00"].marker and styles["model_10"].hatch != styles["model_00"].hatch
+    assert series_styles(["b", "a", "b"]) == {"b": series_style(0), "a": series_style(1)}  # order kept, duplicates once
+
+
+def test_family_accuracy_figure_draws_13_models_in_13_looks():
+    from fvc.evaluate.plots import series_styles
+
+    scores = _scores({m: 0.3 + 0.05 * i for i, m in enumerate(MANY_MODELS)})
+    ax = family_accuracy_figure(family_accuracy(scores, _videos())).axes[0]
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert [c.get_label() for c in bars] == MANY_MODELS
+    looks = [(tuple(c.patches[0].get_facecolor()), c.patches[0].get_hatch() or "") for c in bars]
+    assert len(set(looks)) == 13, looks  # no two models share colour and hatch
+    expected = series_styles(MANY_MODELS)
+    assert looks == [(expected[m].colour, expected[m].hatch) for m in MANY_MODELS]
+    assert all(len({(tuple(p.get_facecolor()), p.get_hatch()) for p in c.patches}) == 1 for c in bars)  # one look per model
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == MANY_MODELS
+    assert len({(tuple(h.get_facecolor()), h.get_hatch() or "") for h in legend.legend_handles}) == 13
+
+
+def test_fold_curves_stay_distinct_beyond_ten_folds():
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame([{"model": "m", "fold": fold, "video_id": f"v{fold}_{i}", "label": i % 2, "score": float(rng.random())}
+                           for fold in range(12) for i in range(4)])  # fmt: skip
+    for figure in (roc_figure, pr_figure):
+        lines = [line for line in figure(scores).axes[0].get_lines() if line.get_label().startswith("fold ")]
+        assert len(lines) == 12 and len({(line.get_color(), line.get_linestyle()) for line in lines}) == 12, figure.__name__
+    loss_ax, _ = learning_curves_figure(_history(n_folds=12)).axes
+    train = [line for line in loss_ax.get_lines() if line.get_linestyle() == "-"]
+    assert len(train) == 12 and len({(tuple(line.get_color()), line.get_marker()) for line in train}) == 12

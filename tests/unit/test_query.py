@@ -157,3 +157,106 @@ def test_missing_table_names_the_views_and_the_missing_files(results, capsys):
 def test_missing_results_folder_is_an_error(tmp_path):
     with pytest.raises(QueryError, match="does not exist"):
         run_query("SELECT 1", tmp_path / "nope")
+
+
+# --- confinement: one read-only SELECT, files under the results folder only ---------------------------------
+
+
+def _tree(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize(
+    ("sql", "got"),
+    [
+        ("COPY metrics TO '{outside}/x.csv'", "got COPY"),
+        ("COPY (SELECT 1 AS a) TO '{results}/compare/summary.csv'", "got COPY"),  # overwrote a result once
+        ("COPY metrics TO '{results}/new.parquet' (FORMAT parquet)", "got COPY"),
+        ("ATTACH '{outside}/x.duckdb' AS x", "got ATTACH"),
+        ("EXPORT DATABASE '{outside}/export'", "got EXPORT"),
+        ("INSTALL httpfs", "got INSTALL (a LOAD statement)"),
+        ("LOAD httpfs", "got LOAD"),
+        ("SET enable_external_access = true", "got SET"),
+        ("CREATE TABLE t AS SELECT * FROM metrics", "got CREATE"),
+        ("EXPLAIN ANALYZE COPY metrics TO '{outside}/x.csv'", "got EXPLAIN"),
+        ("PRAGMA version", "got PRAGMA"),
+        ("SELECT 1; SELECT 2", "got 2 statements"),
+        ("SELECT * FROM metrics; COPY metrics TO '{outside}/x.csv'", "got 2 statements"),
+        ("  ;  ", "got no statement"),
+    ],
+)
+def test_only_one_select_statement_runs(results, tmp_path, capsys, sql, got):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    before = _tree(tmp_path)
+    summary = (results / "compare" / "summary.csv").read_bytes()
+    sql = sql.format(outside=outside.as_posix(), results=results.as_posix())
+    with pytest.raises(QueryError) as excinfo:
+        run_query(sql, results)
+    assert f"fvc query runs one read-only SELECT statement; {got}" in str(excinfo.value)
+    assert main(["query", sql, "--results", str(results)]) == 2
+    assert "read-only SELECT" in capsys.readouterr().err
+    assert _tree(tmp_path) == before  # nothing written, anywhere
+    assert (results / "compare" / "summary.csv").read_bytes() == summary
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "read_text('/etc/passwd')",
+        "read_csv('/etc/passwd', sep = ':')",
+        "glob('/root/*')",
+        "glob('/*')",
+        "read_text('{outside}/secret.txt')",
+        "read_csv('{outside}/secret.txt')",
+        "read_text('{results}/../outside/secret.txt')",  # '..' out of the results folder
+        "read_text('{results}2/secret.txt')",  # a sibling whose name starts with the folder's
+        "sniff_csv('{outside}/secret.txt')",
+        "read_parquet('https://example.com/x.parquet')",
+    ],
+)
+def test_files_outside_the_results_folder_cannot_be_read(results, tmp_path, source):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("a,b\n1,2\n")
+    (tmp_path / "results2").mkdir()
+    (tmp_path / "results2" / "secret.txt").write_text("a,b\n1,2\n")
+    sql = "SELECT * FROM " + source.format(outside=outside.as_posix(), results=results.as_posix())
+    with pytest.raises(QueryError, match="Permission Error") as excinfo:
+        run_query(sql, results)
+    assert f"reads only files under the results folder ({results.resolve()})" in str(excinfo.value)
+
+
+def test_files_under_the_results_folder_can_be_read_directly(results):
+    assert _rows(f"SELECT count(*) AS n FROM read_csv('{results.as_posix()}/rejected.csv')", results) == [{"n": 3}]
+    names = [r["file"] for r in _rows(f"SELECT file FROM glob('{results.as_posix()}/compare/*.csv') ORDER BY file", results)]
+    assert [Path(n).name for n in names] == ["paired.csv", "summary.csv"]
+
+
+def test_read_only_select_forms_still_run(results):
+    assert _rows("FROM metrics SELECT count(*) AS n", results) == [{"n": 8}]
+    assert _rows("WITH m AS (SELECT * FROM metrics WHERE level = 'video') SELECT count(*) AS n FROM m", results) == [{"n": 4}]
+    assert {r["column_name"] for r in _rows("DESCRIBE summary", results)} >= {"model", "roc_auc_mean"}
+    assert _rows("SELECT 1 AS one;", results) == [{"one": 1}]  # a trailing semicolon is still one statement
+
+
+def test_the_connection_stays_locked(results):
+    con, _ = connect(results)
+    try:
+        import duckdb
+
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("RESET allowed_directories")
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
+        for view in ("videos", "folds", "features", "metrics", "predictions", "rejected", "summary", "paired", "registry", "hpo_trials"):
+            assert con.execute(f"SELECT count(*) FROM {view}").fetchone()[0] > 0, view
+    finally:
+        con.close()
+
+
+def test_a_syntax_error_is_a_query_error(results):
+    with pytest.raises(QueryError, match="Parser Error"):
+        run_query("SELEC 1", results)

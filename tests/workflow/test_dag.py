@@ -24,9 +24,10 @@ def test_dry_run_of_the_full_dag(tmp_path):
 def test_one_target_builds_only_what_it_needs(tmp_path):
     proc = run_snakemake(tmp_path, "-n", "results/models/logistic_regression/fold_0/training_complete")
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 2, "features": 2, "merge_features": 1, "train_sklearn": 1}
+    # The folds need every configured clipset's clips (a video one clipset rejects is left out of every model).
+    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train_sklearn": 1}
     proc = run_snakemake(tmp_path, "-n", "results/models/naive_cnn/fold_1/training_complete")
-    assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 2, "train_torch": 1}
+    assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 4, "train_torch": 1}
 
 
 def test_partial_configs_are_merged_over_the_workflow_defaults(tmp_path):
@@ -69,3 +70,17 @@ def test_graph_renders_with_dot(tmp_path, graph):
     dot_source = subprocess.run(snakemake_cmd(tmp_path, graph), capture_output=True, text=True, check=True).stdout
     svg = subprocess.run(["dot", "-Tsvg"], input=dot_source, capture_output=True, text=True, check=True).stdout
     assert "<svg" in svg and "train" in svg and "compare" in svg
+
+
+def test_model_params_typo_on_the_command_line_stops_the_dry_run(tmp_path):
+    proc = run_snakemake(tmp_path, "-n", "--config", "model_params={naive_cnn: {epochz: 3}}", check=False)
+    assert proc.returncode != 0
+    assert "config key 'model_params.naive_cnn.epochz': unknown parameter" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_nested_command_line_overrides_are_typed_by_the_schema(tmp_path):
+    """``--config`` hands nested values over as strings ('false', '4'); the schema's types are restored."""
+    proc = run_snakemake(tmp_path, "-n", "--config", "tracking={enabled: false}", "split={folds: 4}")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train_sklearn"] == 4 * 4 and counts["train_torch"] == 4  # range(config["split"]["folds"])

@@ -19,11 +19,9 @@ from tests.workflow.runner import job_counts, run_snakemake, snakemake_cmd
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("e2e")
-    run_snakemake(workdir, "--cores", "2")
-    return workdir
+@pytest.fixture
+def finished_run(tiny_run) -> Path:
+    return tiny_run
 
 
 def test_run_produces_every_stage_output(finished_run):

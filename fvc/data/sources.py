@@ -151,13 +151,13 @@ def _relative_posix(file: Path, root: Path) -> str:
     """The path relative to ``root``, normalised lexically: ``real/../real/x.mp4`` is ``real/x.mp4``.
 
     Lexical only (symlinks are not followed), so the id names what the user wrote; the index catches the
-    same file reached through a link by its resolved path and content.
+    same file reached through a link by its resolved path and content. A path outside the root (rejected
+    later) is returned as written, so its rejection names what the sheet says.
     """
-    normal = Path(os.path.normpath(file))
     try:
-        return normal.relative_to(Path(os.path.normpath(root))).as_posix()
+        return Path(os.path.normpath(file)).relative_to(Path(os.path.normpath(root))).as_posix()
     except ValueError:
-        return normal.as_posix()
+        return file.as_posix()
 
 
 def _path_problem(file: Path, real_root: Path) -> str | None:

@@ -53,6 +53,7 @@ def build_index(
     rows: list[dict[str, object]] = []
     rejected = list(rejections)
     sized: list[Sample] = []
+    sizes: dict[str, int] = {}
     for sample in sorted(samples, key=lambda s: s.relpath):
         try:
             size = sample.file.stat().st_size
@@ -66,18 +67,15 @@ def build_index(
             rejected.append(Rejection(sample.relpath, f"file of {size / 2**20:.0f} MiB exceeds index.max_file_mb"))
             continue
         sized.append(sample)
+        sizes[sample.relpath] = size
     unique, unusable, digests = deduplicate(sized, progress=progress)
     rejected += unusable
     for sample in tqdm(unique, desc="index", unit="file", disable=not progress):
         try:
-            size = sample.file.stat().st_size
             info = probe(sample.file)
         except DecodeError as exc:
             log.warning("rejected %s: %s", sample.relpath, exc.reason)
             rejected.append(Rejection(sample.relpath, exc.reason))
-            continue
-        except OSError as exc:
-            rejected.append(Rejection(sample.relpath, f"cannot stat file ({exc.strerror or exc})"))
             continue
         rows.append(
             {
@@ -88,7 +86,7 @@ def build_index(
                 "group": sample.group,
                 "family": sample.family,
                 **info.as_dict(),
-                "file_bytes": size,
+                "file_bytes": sizes[sample.relpath],
                 "sha256": digests[sample.relpath],
             }
         )

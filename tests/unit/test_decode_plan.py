@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -11,22 +12,26 @@ import pytest
 from fvc.io.video import decode_all, frame_table, plan_decode, read_frames, sample_indices
 
 
-@pytest.fixture(scope="module")
-def long_gop_video(tmp_path_factory):
-    """120 frames, keyframe every 24, B-frames with pyramid: reordering and seeking both matter."""
-    path = tmp_path_factory.mktemp("gop") / "gop.mp4"
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(24))
+def write_gop_video(path: Path, *, frames: int, gop: int, seed: int, options: dict[str, str] | None = None,
+                    fmt: str | None = None, codec: str = "libx264") -> Path:
+    """A moving texture, 64x48, a keyframe exactly every ``gop`` frames (no scene-cut keyframes)."""
+    base = np.random.default_rng(seed).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    with av.open(str(path), mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=Fraction(24))
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"g": "24", "keyint_min": "24", "sc_threshold": "0", "bf": "3", "threads": "1"}
-        for i in range(120):
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "threads": "1", **(options or {})}
+        for i in range(frames):
             frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1) // 2 + i, format="rgb24")
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+@pytest.fixture(scope="module")
+def long_gop_video(tmp_path_factory):
+    """120 frames, keyframe every 24, B-frames with pyramid: reordering and seeking both matter."""
+    return write_gop_video(tmp_path_factory.mktemp("gop") / "gop.mp4", frames=120, gop=24, seed=0, options={"bf": "3"})
 
 
 def test_frame_table(long_gop_video):
@@ -74,18 +79,7 @@ def multi_gop_video(request, tmp_path_factory):
     """60 frames, a keyframe every 10."""
     fmt, codec = MULTI_GOP[request.param]
     path = tmp_path_factory.mktemp("multigop") / f"gop.{request.param}"
-    rng = np.random.default_rng(1)
-    base = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    with av.open(str(path), mode="w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "threads": "1"}
-        for i in range(60):
-            frame = av.VideoFrame.from_ndarray(np.roll(base, i, axis=1) // 2 + i, format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return write_gop_video(path, frames=60, gop=10, seed=1, fmt=fmt, codec=codec)
 
 
 @pytest.mark.parametrize("positions", [[5], [0, 59], [15, 35, 55], [30, 31, 45], list(range(0, 60, 7))])

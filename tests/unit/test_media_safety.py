@@ -61,6 +61,27 @@ def assert_refused(path: Path, *reason_parts: str) -> DecodeError:
     return probed.value
 
 
+def decode_errors_unless_fifo_blocks(calls, path: Path, fifo: Path, blocked: str) -> list[DecodeError]:
+    """The DecodeErrors of ``call(path)`` for each call, run in a thread; if it is still waiting after 20 s
+    (FFmpeg opened ``fifo`` and waits for a writer), release the pipe and fail with ``blocked``."""
+    errors: list[DecodeError] = []
+
+    def attempt() -> None:
+        for call in calls:
+            try:
+                call(path)
+            except DecodeError as exc:
+                errors.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(blocked)
+    return errors
+
+
 def test_hls_playlist_with_segment_outside_the_root_is_refused(outside):
     root, ts, _ = outside
     # Sanity: FFmpeg on its own follows the playlist out of the root (what fvc used to index and train on).
@@ -82,20 +103,7 @@ def test_playlist_is_refused_before_its_segments_are_opened(outside):
     os.mkfifo(segment)
     playlist = root / "play.m3u8"
     playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n../outside/{segment.name}\n#EXT-X-ENDLIST\n")
-    errors: list[DecodeError] = []
-
-    def attempt() -> None:
-        try:
-            probe(playlist)
-        except DecodeError as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout=20)
-    if worker.is_alive():
-        os.close(os.open(segment, os.O_WRONLY | os.O_NONBLOCK))  # release the reader FFmpeg started
-        pytest.fail("the playlist's segment was opened")
+    errors = decode_errors_unless_fifo_blocks([probe], playlist, segment, "the playlist's segment was opened")
     assert len(errors) == 1 and "'hls' is not accepted" in errors[0].reason
 
 
@@ -122,21 +130,8 @@ def test_image_sequence_pattern_is_refused(tmp_path, make_image):
 def test_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.mp4"
     os.mkfifo(fifo)
-    errors: list[BaseException] = []
-
-    def attempt() -> None:
-        for call in (probe, frame_table, lambda p: read_frames(p, [0]), lambda p: open_media(p).close()):
-            try:
-                call(fifo)
-            except DecodeError as exc:
-                errors.append(exc)
-
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout=20)
-    if worker.is_alive():  # it opened the pipe and waits for a writer: release it, then fail
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail("opening a FIFO blocked")
+    calls = [probe, frame_table, lambda p: read_frames(p, [0]), lambda p: open_media(p).close()]
+    errors = decode_errors_unless_fifo_blocks(calls, fifo, fifo, "opening a FIFO blocked")
     assert len(errors) == 4 and all("not a regular file (a FIFO)" in e.reason for e in errors)
 
 

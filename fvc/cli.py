@@ -25,7 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = SynthConfig()
     for field in fields(SynthConfig):
         value = getattr(defaults, field.name)
-        if isinstance(value, int):
+        if isinstance(value, bool):
+            synth.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, action="store_true",
+                               help=f"{field.name.replace('_', ' ')} (default: off)")  # fmt: skip
+        elif isinstance(value, int):
             synth.add_argument(f"--{field.name}", type=int, default=value, help=f"default: {value}")
     synth.add_argument("--families", nargs="+", default=list(defaults.families), help="manipulation families to use")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering scenes side by side (same bytes for any number)")
@@ -34,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     models = commands.add_parser("models", help="list the registered models")
     models.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'vit_*'")
+    models.add_argument("--params", action="store_true", help="count the torch models' parameters, per choice (imports torch: seconds)")
     models.set_defaults(func=_models)
 
     query = commands.add_parser(
@@ -124,14 +128,49 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+# Clip geometry for --params where a builder takes it (the default config's frames and clip clipsets); only the
+# ViTs' position embeddings depend on it: the CNNs end in global pooling.
+_COUNT_CLIP = {"frames": 4, "size": 32}
+
+
 def _models(args: argparse.Namespace) -> int:
+    """One line per model; a model with named choices (``deep_v1``'s ``variant``) gets a line per parameter."""
+    import inspect
+
     from fvc.models import get_spec, list_models
 
+    count = getattr(args, "params", False)
+    if count:
+        print(f"parameters (M) of torch models with their registry defaults, at {_COUNT_CLIP['frames']} frames of "
+              f"{_COUNT_CLIP['size']}x{_COUNT_CLIP['size']} where the builder takes a clip size")  # fmt: skip
     for name in list_models(args.pattern):
         spec = get_spec(name)
         gpu = "gpu" if spec.needs_gpu else "cpu"
-        print(f"{name:28s} {spec.kind:8s} {spec.input:9s} {gpu}  {spec.description}")
+        size = f"{_parameters(name):>7.2f}M " if count and spec.kind == "torch" else " " * 9 if count else ""
+        print(f"{name:28s} {spec.kind:8s} {spec.input:9s} {gpu}  {size}{spec.description}")
+        builder = inspect.signature(spec.builder).parameters
+        for key, values in spec.choices.items():
+            default = spec.default_params.get(key, builder[key].default)
+            shown = []
+            for value in values:
+                text = f"{value} (default)" if value == default else str(value)
+                if count and spec.kind == "torch":
+                    text += f" {_parameters(name, {key: value}):.2f}M"
+                shown.append(text)
+            print(f"{'':28s}   {key}: {' | '.join(shown)}")
     return 0
+
+
+def _parameters(name: str, overrides: dict | None = None) -> float:
+    """Millions of parameters of ``name`` built on PyTorch's meta device (no memory, no initialisation)."""
+    import torch
+
+    from fvc.models import create
+    from fvc.models.registry import model_kwargs
+
+    with torch.device("meta"):
+        model = create(name, **model_kwargs(name, overrides, _COUNT_CLIP))
+    return sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def _query_views() -> tuple:

@@ -120,6 +120,7 @@ def validate_config(config: Mapping[str, Any], *, check_models: bool = True, che
             raise ConfigError(f"config key 'model_params.{name}': unknown model '{name}' (registered: {', '.join(known)})")
         _check_param_names(name, params.get(name) or {})
         _coerce_param_values(name, params.get(name) or {})
+        _check_param_choices(name, params.get(name) or {}, "model_params")
         spec = registry.get_spec(name)
         clipset = registry.resolve_params(name, params.get(name)).get("clipset", spec.default_params.get("clipset"))
         if clipset is not None and clipset not in config["clipsets"]:
@@ -143,6 +144,23 @@ def _check_param_names(name: str, params: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"config key 'model_params.{name}.{key}': unknown parameter (allowed: {', '.join(sorted(allowed))}){hint}"
             )
+
+
+def _check_param_choices(name: str, params: Mapping[str, Any], where: str) -> None:
+    """A parameter with registered choices (``deep_v1``'s ``variant``) holds one of them (``None``: the default).
+
+    ``params`` maps a parameter to a value, or (``where="hpo"``) to a list of values to search.
+    """
+    from fvc.models.registry import get_spec
+
+    if not isinstance(params, Mapping):
+        return
+    for key, allowed in get_spec(name).choices.items():
+        values = params.get(key)
+        for value in values if where == "hpo" and isinstance(values, list) else [values]:
+            if value is not None and value not in allowed:
+                path = f"hpo.{name}.space.{key}" if where == "hpo" else f"model_params.{name}.{key}"
+                raise ConfigError(f"config key '{path}': {value!r} is not one of {', '.join(map(str, allowed))}")
 
 
 def _coerce_param_values(name: str, params: Any) -> None:
@@ -380,6 +398,7 @@ def _validate_hpo(hpo: Mapping[str, Any], known: list[str]) -> None:
                     holder = {param: choice}
                     _coerce_param_values(name, holder)
                     choices[i] = holder[param]
+        _check_param_choices(name, values.get("space") or {}, "hpo")
         try:
             HpoConfig.from_config(values)
             check_space_names(name, values["space"])

@@ -161,6 +161,11 @@ class SynthConfig:
     families: tuple[str, ...] = FAMILY_NAMES
     """Manipulation families, cycled over scenes: scene ``i`` gets ``families[i % len(families)]``."""
     seed: int = 0
+    images_only: bool = False
+    """An image corpus: every scene's still pair and no video (``stills`` is then ignored). A still is one frame
+    of the manipulated clip, so only the families that leave a trace in every frame make image fakes that differ
+    from their real twin: ``splice``, ``upsample`` and ``double_compression`` (a ``flicker`` still is a
+    brightness-shifted frame, an ``interpolation`` still may be an untouched one)."""
 
     def __post_init__(self) -> None:
         # Frozen dataclass: normalisation has to bypass __setattr__.
@@ -175,6 +180,8 @@ class SynthConfig:
             raise ValueError(f"crf_spread must keep crf +- crf_spread in [0, 51], got crf={self.crf}, crf_spread={self.crf_spread}")
         _check_int("stills", self.stills, 0, self.scenes)
         _check_int("seed", self.seed, 0)
+        if not isinstance(self.images_only, (bool, np.bool_)):
+            raise ValueError(f"images_only must be true or false, got {self.images_only!r}")
 
 
 def render_scene(scene: int, cfg: SynthConfig) -> np.ndarray:
@@ -290,9 +297,11 @@ def generate_corpus(
 
     ``workers`` processes render scenes side by side; every scene is a pure function of ``(cfg, scene)``,
     so the bytes do not depend on the number of workers.
+
+    ``cfg.images_only`` writes an image corpus: every scene's still pair and no video.
     """
     root = Path(out_dir)
-    still_scenes = _still_scenes(cfg.scenes, cfg.stills)
+    still_scenes = frozenset(range(cfg.scenes)) if cfg.images_only else _still_scenes(cfg.scenes, cfg.stills)
     jobs = [(scene, cfg, root, scene in still_scenes) for scene in range(cfg.scenes)]
     bar = tqdm(total=cfg.scenes, desc="synthetic corpus", unit="scene", disable=not progress)
     if workers > 1 and cfg.scenes > 1:
@@ -332,12 +341,14 @@ def _write_scene(job: tuple[int, SynthConfig, Path, bool]) -> list[tuple[str, st
     fake = manipulate(real, family, np.random.default_rng([cfg.seed, scene, _MANIPULATION_STREAM]), donor)
     del donor
 
-    crf = scene_crf(scene, cfg)
-    real_rel = f"real/{group}.mp4"
-    fake_rel = f"fake/{group}_{family}.mp4"
-    write_video(root / real_rel, real, fps=cfg.fps, crf=crf)
-    write_video(root / fake_rel, fake, fps=cfg.fps, crf=crf)
-    rows = [(real_rel, "real", group, "none"), (fake_rel, "fake", group, family)]
+    rows = []
+    if not cfg.images_only:
+        crf = scene_crf(scene, cfg)
+        real_rel = f"real/{group}.mp4"
+        fake_rel = f"fake/{group}_{family}.mp4"
+        write_video(root / real_rel, real, fps=cfg.fps, crf=crf)
+        write_video(root / fake_rel, fake, fps=cfg.fps, crf=crf)
+        rows += [(real_rel, "real", group, "none"), (fake_rel, "fake", group, family)]
     if with_still:
         middle = cfg.frames // 2
         real_still = f"real/still_{scene:03d}.png"

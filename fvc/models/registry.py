@@ -10,17 +10,20 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "create", "get_spec",
-    "is_pretrained", "list_models", "model_kwargs", "param_names", "register_model", "resolve_params",
+    "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "check_choices", "create",
+    "get_spec", "is_pretrained", "list_models", "model_kwargs", "param_names", "register_model", "resolve_params",
 ]  # fmt: skip
 
 # Family modules that register models; imported on first lookup so importing the registry stays cheap.
-_FAMILY_MODULES = ("fvc.models.classical", "fvc.models.cnn2d", "fvc.models.vit_temporal", "fvc.models.video3d", "fvc.models.inception3d")
+_FAMILY_MODULES = (
+    "fvc.models.classical", "fvc.models.cnn2d", "fvc.models.deep_cnn", "fvc.models.vit_temporal", "fvc.models.video3d",
+    "fvc.models.inception3d",
+)  # fmt: skip
 
 # Parameters that choose the data a model reads or how it is trained rather than the model itself; never
 # passed to builders. The training engine reads them (see fvc.train.engine.TrainConfig).
@@ -61,6 +64,9 @@ class ModelSpec:
     description: str = ""
     # Input normalisation and other data facts the model needs (timm's pretrained_cfg, in spirit).
     default_cfg: Mapping[str, Any] = field(default_factory=dict)
+    # Parameters that take one of a few named values (``variant: plain | residual``): checked when the config is
+    # parsed and when the model is built, listed by ``fvc models``.
+    choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def needs_gpu(self) -> bool:
@@ -74,14 +80,21 @@ def register_model(
     default_params: Mapping[str, Any] | None = None,
     resources: Resources | None = None,
     default_cfg: Mapping[str, Any] | None = None,
+    choices: Mapping[str, Sequence[Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: file the builder under its ``__name__`` with its scheduling metadata."""
+    """Decorator: file the builder under its ``__name__`` with its scheduling metadata.
+
+    ``choices`` maps a builder parameter to the values it accepts (``{"variant": ("plain", "residual")}``).
+    """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
         name = builder.__name__
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"model '{name}' is registered twice ({_REGISTRY[name].builder.__module__}, {builder.__module__})")
         doc = (builder.__doc__ or "").strip().splitlines()
+        unknown = set(choices or {}) - set(inspect.signature(builder).parameters)
+        if unknown:
+            raise ValueError(f"model '{name}': choices for parameters the builder does not take: {sorted(unknown)}")
         _REGISTRY[name] = ModelSpec(
             name=name,
             builder=builder,
@@ -91,6 +104,7 @@ def register_model(
             resources=resources or Resources(),
             description=doc[0] if doc else "",
             default_cfg=dict(default_cfg or {}),
+            choices={key: tuple(values) for key, values in (choices or {}).items()},
         )
         return builder
 
@@ -138,10 +152,22 @@ def is_pretrained(value: Any) -> bool:
     return value not in (None, False, "false", "False", "")
 
 
+def check_choices(name: str, params: Mapping[str, Any]) -> None:
+    """``ValueError`` naming the allowed values when a parameter with registered choices has another value.
+
+    ``None`` passes (it means the default).
+    """
+    for key, allowed in get_spec(name).choices.items():
+        value = params.get(key)
+        if value is not None and value not in allowed:
+            raise ValueError(f"model '{name}': {key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+
 def create(name: str, **params: Any) -> Any:
     """Build model ``name``; data and training params (``clipset``, ``epochs``...) and ``None`` values are dropped."""
     spec = get_spec(name)
     kwargs = model_kwargs(name, params)
+    check_choices(name, kwargs)
     try:
         return spec.builder(**kwargs)
     except TypeError as exc:

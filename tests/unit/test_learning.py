@@ -37,6 +37,8 @@ from fvc.train.torch_fit import input_layout, train_config
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
 TORCH_MODELS = [name for name in list_models() if get_spec(name).kind == "torch"]
+# Models whose registered choices name different networks are checked in each (the parameter that chooses).
+VARIANT_PARAMS = {"deep_v1": "variant", "deep_v2": "architecture"}
 SKLEARN_MODELS = [name for name in list_models() if get_spec(name).kind == "sklearn"]
 
 N_VIDEOS = 16  # the corpus: 8 scenes, a real and a fake video each, every manipulation family
@@ -84,14 +86,26 @@ KNOWN_FAILURES = {
 
 
 def _memorise_cases() -> list:
-    return [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[n], strict=True)) if n in KNOWN_FAILURES else n for n in TORCH_MODELS]
+    cases = []
+    for name in TORCH_MODELS:
+        key = VARIANT_PARAMS.get(name)
+        for variant in get_spec(name).choices[key] if key else (None,):
+            overrides, case_id = ({key: variant}, f"{name}-{variant}") if key else ({}, name)
+            marks = [pytest.mark.xfail(reason=KNOWN_FAILURES[case_id], strict=True)] if case_id in KNOWN_FAILURES else []
+            cases.append(pytest.param(name, overrides, id=case_id, marks=marks))
+    return cases
+
+
+def test_every_variant_is_checked() -> None:
+    """A model with named networks (registry choices) is in VARIANT_PARAMS, so each of them is memorised."""
+    assert {name for name in TORCH_MODELS if get_spec(name).choices} <= set(VARIANT_PARAMS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _memorise_cases())
-def test_torch_model_memorises_a_fixed_batch(name: str, corpus, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "overrides"), _memorise_cases())
+def test_torch_model_memorises_a_fixed_batch(name: str, overrides: dict, corpus, tmp_path: Path) -> None:
     spec = get_spec(name)
-    params = resolve_params(name, (DEFAULTS.get("model_params") or {}).get(name))
+    params = resolve_params(name, {**((DEFAULTS.get("model_params") or {}).get(name) or {}), **overrides})
     clipset = params["clipset"]
     root, videos = corpus
     first_scenes = videos.groupby("group").ngroup() < N_CLIPS // 2
@@ -105,7 +119,8 @@ def test_torch_model_memorises_a_fixed_batch(name: str, corpus, tmp_path: Path) 
     torch.set_num_threads(2)
     # Regularisation off: what is checked is that model and engine can fit, not how much dropout costs (the
     # 100k-parameter naive_cnn plateaus at loss 0.18 with its default dropout 0.3, and reaches 0.02 without).
-    kwargs = model_kwargs(name, {**params, **({"dropout": 0.0} if "dropout" in params else {})}, DEFAULTS["clipsets"][clipset])
+    # Every dropout (deep_v1's block_dropout too) is off.
+    kwargs = model_kwargs(name, {**params, **{k: 0.0 for k in params if k.endswith("dropout")}}, DEFAULTS["clipsets"][clipset])
     model = create(name, **kwargs)
     epochs = MAX_STEPS // STEPS_PER_EPOCH
     cfg = train_config(params, epochs=epochs, batch_size=BATCH, accumulate=1, warmup_epochs=0, patience=epochs, min_epochs=epochs,
@@ -119,8 +134,9 @@ def test_torch_model_memorises_a_fixed_batch(name: str, corpus, tmp_path: Path) 
     curve = np.round(train_losses, 3).tolist()
     family = rows["video_id"].map(videos.set_index("video_id")["family"]).fillna("real")
     per_clip = [f"{f}: {p:.2f}" for f, p in zip(family, probs, strict=True)]
-    assert loss < TARGET_LOSS, f"{name}: eval-mode loss {loss:.3f} after {MAX_STEPS} steps (training loss per {STEPS_PER_EPOCH} steps {curve}; P(fake) {per_clip})"
-    assert ((probs >= 0.5) == dataset.labels.astype(bool)).all(), f"{name}: eval-mode P(fake) {np.round(probs, 2).tolist()}"
+    label = f"{name} {overrides}" if overrides else name
+    assert loss < TARGET_LOSS, f"{label}: eval-mode loss {loss:.3f} after {MAX_STEPS} steps (training loss per {STEPS_PER_EPOCH} steps {curve}; P(fake) {per_clip})"
+    assert ((probs >= 0.5) == dataset.labels.astype(bool)).all(), f"{label}: eval-mode P(fake) {np.round(probs, 2).tolist()}"
 
 
 @pytest.mark.parametrize("name", SKLEARN_MODELS)

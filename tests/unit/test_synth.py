@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from fvc.data.synth import (
     FAMILY_NAMES,
@@ -194,11 +195,25 @@ def test_manipulate_rejects_bad_frames() -> None:
         ("families", ("splice", "morph")),
         ("families", ()),
         ("scenes", 2.5),
+        ("images_only", "yes"),
     ],
 )
 def test_invalid_config_names_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         SynthConfig(**{field: value})
+
+
+def test_images_only_writes_every_still_pair_and_no_video(tmp_path: Path) -> None:
+    """An image corpus: each scene's real and fake still, no video; each fake differs from its real twin."""
+    cfg = SynthConfig(scenes=3, frames=3, stills=0, families=("splice", "upsample", "double_compression"), seed=5, images_only=True)
+    table = generate_corpus(tmp_path, cfg, progress=False)
+    assert len(table) == 6 and table["path"].str.endswith(".png").all() and not list(tmp_path.rglob("*.mp4"))
+    assert table.groupby("group")["label"].apply(sorted).tolist() == [["fake", "real"]] * 3
+    for _, pair in table.groupby("group"):
+        real, fake = (np.asarray(Image.open(tmp_path / p), dtype=np.float64) for p in pair.sort_values("label", ascending=False)["path"])
+        assert real.shape == fake.shape and np.abs(real - fake).mean() > 1.0
+    with_videos = generate_corpus(tmp_path / "both", dataclasses.replace(cfg, images_only=False), progress=False)
+    assert with_videos["path"].str.endswith(".mp4").sum() == 6 and len(with_videos) == 6  # stills: 0 -> videos only
 
 
 def test_config_accepts_yaml_lists() -> None:
@@ -230,3 +245,11 @@ def test_real_and_fake_of_a_scene_share_their_container_facts(corpus: tuple[Path
     for group, rows in table[table["path"].str.endswith(".mp4")].groupby("group"):
         shapes = {_decode(root / path).shape for path in rows["path"]}
         assert len(shapes) == 1, group
+
+
+def test_fvc_synth_images_only_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fvc.cli import main
+
+    assert main(["synth", str(tmp_path), "--scenes", "2", "--frames", "3", "--stills", "0", "--images-only", "--quiet"]) == 0
+    assert "wrote 4 files" in capsys.readouterr().out
+    assert sorted(p.suffix for p in tmp_path.rglob("*.*") if p.name != "samples.csv") == [".png"] * 4

@@ -59,10 +59,21 @@ def test_export_trained_model_with_parity(trained, fmt):
     assert report["max_abs_diff"] < 1e-4 and (trained / "results" / "exports" / "naive_cnn").exists()
 
 
-def fake_fold(results, name: str, kwargs: dict, recipe: dict) -> None:
-    """A model folder as training leaves it, without training (parity does not need trained weights)."""
+def fake_fold(results, name: str, kwargs: dict, recipe: dict, *, random_norms: bool = False) -> None:
+    """A model folder as training leaves it, without training (parity does not need trained weights).
+
+    ``random_norms``: BatchNorm weights and statistics drawn at random, so that branches a fresh model starts at
+    zero (zero-initialised residual ends) count in the comparison.
+    """
     torch.manual_seed(0)
     model = create(name, **kwargs)
+    if random_norms:
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+                torch.nn.init.normal_(module.bias, std=0.1)
+                module.running_mean.normal_(std=0.1)
+                module.running_var.uniform_(0.5, 2.0)
     fold_dir = results / "models" / name / "fold_0"
     fold_dir.mkdir(parents=True)
     torch.save({"name": name, "kwargs": kwargs, "state_dict": model.state_dict(), "default_cfg": {"mean": (0.5,) * 3, "std": (0.5,) * 3},
@@ -79,6 +90,21 @@ def test_export_parity_within_1e4(tmp_path, name, kwargs, fmt):
     assert report["input_shape"] == [2, 3, 3, 32, 32]  # (B, T, C, H, W) or (B, C, T, H, W): both 2x3x3x32x32 here
     (loaded,) = load_fold_models(tmp_path, name)
     assert loaded.kind == "torch" and loaded.recipe.frames == 3
+
+
+# Seed 003's image CNNs, every variant (tests/unit/test_deep_cnn.py checks the networks themselves).
+DEEP_CNNS = [("deep_v1", {"variant": "plain"}), ("deep_v1", {"variant": "residual"}), ("deep_v2", {"architecture": "resnet"}),
+             ("deep_v2", {"architecture": "densenet"}), ("deep_v2", {"architecture": "hybrid"})]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "kwargs"), DEEP_CNNS, ids=[f"{n}-{next(iter(k.values()))}" for n, k in DEEP_CNNS])
+def test_deep_cnn_onnx_export_parity_within_1e4(tmp_path, name, kwargs):
+    fake_fold(tmp_path, name, kwargs, {"frames": 3, "size": 32, "scaling": "fixed"}, random_norms=True)
+    report = export_model(tmp_path, name, 0, "onnx")
+    assert report["max_abs_diff"] < 1e-4, report
+    print(f"{name} {kwargs}: ONNX max abs diff {report['max_abs_diff']:.2e}")
+    (loaded,) = load_fold_models(tmp_path, name)
+    assert loaded.kind == "torch" and loaded.model.head is not None
 
 
 def test_export_rejects_sklearn_and_unknown(tmp_path):

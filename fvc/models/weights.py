@@ -119,6 +119,10 @@ def _check_timm_keys(model: nn.Module, name: str, path: Path) -> None:
     classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers)
     ignore = tuple(f"{c}." for c in classifiers)
     own = model.state_dict()
+    # A ViT built with fewer blocks than the checkpoint (``depth``) keeps its first ones: the rest is dropped on
+    # purpose, not a mismatch.
+    kept_blocks = len(model.blocks) if isinstance(getattr(model, "blocks", None), nn.Sequential) else None
+    ignore += tuple(f"blocks.{i}." for i in range(kept_blocks or 0, 1000)) if kept_blocks is not None else ()
     unexpected = sorted(k for k in state if k not in own and not k.startswith(ignore))
     missing = sorted(k for k in own if k not in state)
     if unexpected or missing:

@@ -105,6 +105,21 @@ def test_pretrained_vit_checkpoint_resampled_to_clip_size(tmp_path):
     torch.testing.assert_close(small.backbone.blocks[3].attn.qkv.weight, source.blocks[3].attn.qkv.weight)
 
 
+def test_pretrained_vit_checkpoint_fills_a_shallower_vit(tmp_path):
+    """The registry's 4-block ViTs take a 12-block checkpoint's first 4 blocks; a checkpoint with fewer fails."""
+    source = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    path = tmp_path / "vit.pth"
+    torch.save(source.state_dict(), path)
+    model = create("vit_transformer", img_size=32, depth=4, pretrained=str(path))
+    assert len(model.backbone.blocks) == 4
+    torch.testing.assert_close(model.backbone.blocks[3].mlp.fc2.weight, source.blocks[3].mlp.fc2.weight)
+    torch.testing.assert_close(model.backbone.norm.weight, source.norm.weight)
+    shallow = tmp_path / "vit_2_blocks.pth"
+    torch.save(timm.create_model("vit_tiny_patch16_224", pretrained=False, depth=2).state_dict(), shallow)
+    with pytest.raises(PretrainedError, match=r"missing: blocks\.2\."):
+        create("vit_gru", img_size=32, depth=4, pretrained=str(shallow))
+
+
 def test_mismatched_or_missing_weights_fail_clearly(tmp_path):
     other = tmp_path / "resnet34.pth"
     torch.save(timm.create_model("resnet34", pretrained=False).state_dict(), other)

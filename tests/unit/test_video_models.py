@@ -28,6 +28,37 @@ def test_forward_backward_on_cpu(name):
     assert spec.kind == "torch" and spec.input == "clip" and spec.needs_gpu
 
 
+@pytest.mark.parametrize("name", ["r3d", "r2plus1d"])
+def test_torchvision_resnets_start_with_identity_residual_blocks(name):
+    """Zero-initialised last BatchNorm per block: each block passes its input through (ReLU'd) at the start."""
+    import torchvision.models.video as video
+
+    torch.manual_seed(0)
+    model = create(name).train()
+    blocks = [m for m in model.backbone.modules() if isinstance(m, video.resnet.BasicBlock)]
+    assert len(blocks) == 8
+    x = torch.randn(2, 64, 2, 8, 8)
+    for block in blocks:
+        if block.downsample is None and next(block.conv1.parameters()).shape[1] == x.shape[1]:
+            torch.testing.assert_close(block(x.clone()), torch.relu(x))
+            break
+    else:
+        raise AssertionError("no block without downsampling at 64 channels")
+    assert all(float(b.conv2[1].weight.abs().sum()) == 0.0 for b in blocks)
+
+
+def test_x3d_weights_are_channels_last_and_load_from_contiguous_state(tmp_path):
+    torch.manual_seed(0)
+    model = create("x3d", **model_kwargs("x3d", None, {"frames": 4, "size": 32}))
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    other = create("x3d", **model_kwargs("x3d", None, {"frames": 4, "size": 32}))
+    other.load_state_dict(state)
+    x = torch.randn(2, 3, 4, 32, 32)
+    torch.testing.assert_close(other.eval()(x), model.eval()(x))
+
+
 def test_slowfast_pathways_get_the_right_frame_counts():
     model = create("slowfast", frames=16, size=64, alpha=4)
     slow, fast = model.pathways(torch.randn(1, 3, 16, 64, 64))

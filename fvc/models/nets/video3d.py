@@ -68,6 +68,10 @@ class X3D(nn.Module):
             head_activation=None,
         )
         _swish_to_silu(self.net)
+        # Channels-last weights: oneDNN's backward of X3D's depthwise 3D convolutions is 3x faster on CPU in this
+        # layout (0.28-0.40 s instead of 0.96-1.18 s per batch of 16 4x32x32 clips, 1 thread); state dicts and
+        # loaded weights keep it, and the values are the same.
+        self.net.to(memory_format=torch.channels_last_3d)
         self.backbone = nn.ModuleList(list(self.net.blocks)[:-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,11 +96,18 @@ def _swish_to_silu(module: nn.Module) -> None:
 class TorchvisionVideo(nn.Module):
     """torchvision's R3D-18 / R(2+1)D-18 with a new 2-class head."""
 
-    def __init__(self, arch: str, *, dropout: float = 0.5, num_classes: int = 2) -> None:
+    def __init__(self, arch: str, *, dropout: float = 0.5, zero_init_residual: bool = True, num_classes: int = 2) -> None:
         super().__init__()
         import torchvision.models.video as video
 
         net = getattr(video, arch)(weights=None)
+        if zero_init_residual:
+            # Every residual block starts as the identity (its last BatchNorm's scale at 0), as torchvision's 2D
+            # ResNets offer and Goyal et al. (2017) recommend: from scratch, 33M parameters otherwise
+            # start far from a function of the input and the training loss oscillated at 0.8-1.0.
+            for block in net.modules():
+                if isinstance(block, video.resnet.BasicBlock):
+                    nn.init.zeros_(block.conv2[1].weight)
         width = net.fc.in_features
         net.fc = nn.Identity()
         self.backbone = net

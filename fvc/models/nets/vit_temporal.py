@@ -20,6 +20,7 @@ class ViTTemporal(nn.Module):
         vit: str = "vit_tiny_patch16_224",
         img_size: int | None = None,
         patch_size: int | None = None,
+        depth: int | None = None,
         pretrained: PretrainedSpec = False,
         dropout: float = 0.1,
         gru_hidden: int = 256,
@@ -29,7 +30,7 @@ class ViTTemporal(nn.Module):
         num_classes: int = 2,
     ) -> None:
         super().__init__()
-        kwargs = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size)) if v}
+        kwargs = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size), ("depth", depth)) if v}
         self.backbone = create_backbone(vit, pretrained, **kwargs)
         width = self.backbone.num_features
         self.temporal = temporal

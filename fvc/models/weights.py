@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -121,14 +122,20 @@ def _check_timm_keys(model: nn.Module, name: str, path: Path) -> None:
     own = model.state_dict()
     # A ViT built with fewer blocks than the checkpoint (``depth``) keeps its first ones: the rest is dropped on
     # purpose, not a mismatch.
-    kept_blocks = len(model.blocks) if isinstance(getattr(model, "blocks", None), nn.Sequential) else None
-    ignore += tuple(f"blocks.{i}." for i in range(kept_blocks or 0, 1000)) if kept_blocks is not None else ()
-    unexpected = sorted(k for k in state if k not in own and not k.startswith(ignore))
+    blocks = getattr(model, "blocks", None)
+    kept = len(blocks) if isinstance(blocks, nn.Sequential) else None
+    unexpected = sorted(k for k in state if k not in own and not k.startswith(ignore) and not _dropped_block(k, kept))
     missing = sorted(k for k in own if k not in state)
     if unexpected or missing:
         parts = [f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
                  for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]  # fmt: skip
         raise PretrainedError(f"weights in '{path}' do not fit backbone '{name}': " + "; ".join(parts))
+
+
+def _dropped_block(key: str, kept: int | None) -> bool:
+    """``blocks.<i>.…`` with ``i`` past the ``kept`` blocks of a shallower model."""
+    match = re.match(r"blocks\.(\d+)\.", key)
+    return kept is not None and match is not None and int(match.group(1)) >= kept
 
 
 def _first_line(exc: BaseException) -> str:

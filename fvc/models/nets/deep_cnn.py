@@ -14,14 +14,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+# The choices are registered with the builders (torch-free, so reading the registry stays cheap); one copy.
+from fvc.models.deep_cnn import ARCHITECTURES, VARIANTS
 from fvc.models.nets.blocks import (
     ATTENTIONS, BasicBlock, ConvBNAct, DenseBlock, DepthwiseSeparableConv, HybridBlock, Transition, he_init, make_attention,
 )  # fmt: skip
 
 __all__ = ["ARCHITECTURES", "V1_FILTERS", "VARIANTS", "DeepCNNv1", "DeepCNNv2"]
 
-VARIANTS = ("plain", "residual")
-ARCHITECTURES = ("resnet", "densenet", "hybrid")
 V1_FILTERS = (32, 64, 128, 256)
 # DenseNet-121's layers per dense block; depth 4 keeps them, smaller depths scale them down.
 _DENSENET_121 = (6, 12, 24, 16)

@@ -1,10 +1,12 @@
 """Spatio-temporal 3D CNNs on clips ``(B, C, T, H, W)``: SlowFast, X3D, R3D and R(2+1)D.
 
 SlowFast and X3D are PyTorchVideo's builders (``create_slowfast``, ``create_x3d``), the published
-architectures (Feichtenhofer et al. 2019; Feichtenhofer 2020), not an r3d stand-in; R3D-18 and R(2+1)D-18
-come from torchvision as baselines. Defaults are sized for a laptop CPU: small clips, and SlowFast at
-PyTorchVideo's ``model_depth=18`` (one bottleneck block per stage, 11 M parameters; not a ResNet-18). The
-paper sizes are parameters (``model_depth=50`` and 32-frame 224 clips for SlowFast, X3D-M at 16x224).
+architectures (Feichtenhofer et al. 2019; Feichtenhofer 2020), not an r3d stand-in; R3D and R(2+1)D are
+torchvision's ``VideoResNet`` baselines at ``depth`` 18 (the published R3D-18 / R(2+1)D-18), 10 or 34.
+Defaults are sized for a laptop CPU: small clips, and SlowFast at PyTorchVideo's ``model_depth=18`` (one
+bottleneck block per stage, 11 M parameters; not a ResNet-18); the embedded run's config trains the ResNets
+at depth 10. The paper sizes are parameters (``model_depth=50`` and 32-frame 224 clips for SlowFast, X3D-M
+at 16x224).
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ if TYPE_CHECKING:
     from fvc.models.nets.video3d import X3D, SlowFast, TorchvisionVideo
     from fvc.models.weights import PretrainedSpec
 
-__all__ = ["r2plus1d", "r3d", "slowfast", "x3d"]
+__all__ = ["RESNET_DEPTHS", "r2plus1d", "r3d", "slowfast", "x3d"]
 
 CLIP_CLIPSET = "clip"
 KINETICS = {"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)}
 _TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
-# The torchvision ResNets (33M and 31M parameters, 11x X3D's) start with every residual block at the identity
-# (TorchvisionVideo's zero_init_residual); 5e-4 for 8 epochs then reaches held-out AUC 0.82-0.89 per fold, where
-# 1e-3 or 5 epochs stop at 0.72-0.73 (fold 0).
+# The torchvision ResNets at depth 18 (33M and 31M parameters, 11x X3D's) start with every residual block at the
+# identity (TorchvisionVideo's zero_init_residual); 5e-4 for 8 epochs then reaches held-out AUC 0.82-0.89 per
+# fold, where 1e-3 or 5 epochs stop at 0.72-0.73 (fold 0). At depth 10 (14M / 12M) 1e-3 is better
+# (config/config.yaml).
 _RESNET3D_LR = 5e-4
+# Depths of the torchvision video ResNets fvc builds (blocks per stage in fvc.models.nets.video3d.RESNET_STAGES).
+RESNET_DEPTHS = (10, 18, 34)
+_RESNET3D_DEPTH = 18
 _VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=1)
 # SlowFast and X3D get 12 epochs: both were still gaining at 8 (the last epoch kept on every fold); on fold 2 of
 # the default run 16 epochs took slowfast from held-out AUC 0.721 to 0.771 and x3d from 0.725 to 0.764 (early
@@ -70,26 +76,29 @@ def x3d(*, frames: int, size: int, depth_factor: float = 2.2, width_factor: floa
     return apply_pretrained(X3D(frames=frames, size=size, depth_factor=depth_factor, width_factor=width_factor, dropout=dropout), pretrained, "x3d")
 
 
-@register_model(
-    kind="torch", input="clip", default_params={"clipset": CLIP_CLIPSET, "dropout": 0.5, "pretrained": False, **_TRAIN, "lr": _RESNET3D_LR},
-    resources=_VIDEO_RESOURCES, default_cfg=KINETICS,
-)  # fmt: skip
-def r3d(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
-    """torchvision R3D-18 (full 3D convolutions), baseline."""
-    return _torchvision_video("r3d_18", dropout, pretrained, "r3d")
+_RESNET3D_PARAMS = {"clipset": CLIP_CLIPSET, "depth": _RESNET3D_DEPTH, "dropout": 0.5, "pretrained": False, **_TRAIN, "lr": _RESNET3D_LR}
 
 
 @register_model(
-    kind="torch", input="clip", default_params={"clipset": CLIP_CLIPSET, "dropout": 0.5, "pretrained": False, **_TRAIN, "lr": _RESNET3D_LR},
-    resources=_VIDEO_RESOURCES, default_cfg=KINETICS,
+    kind="torch", input="clip", default_params=_RESNET3D_PARAMS, resources=_VIDEO_RESOURCES, default_cfg=KINETICS,
+    choices={"depth": RESNET_DEPTHS},
 )  # fmt: skip
-def r2plus1d(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
-    """torchvision R(2+1)D-18 (factorised spatial and temporal convolutions), baseline."""
-    return _torchvision_video("r2plus1d_18", dropout, pretrained, "r2plus1d")
+def r3d(*, depth: int = _RESNET3D_DEPTH, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
+    """torchvision R3D (full 3D convolutions), baseline; depth 10, 18 (torchvision's published R3D-18) or 34."""
+    return _torchvision_video("r3d", depth, dropout, pretrained)
 
 
-def _torchvision_video(arch: str, dropout: float, pretrained: PretrainedSpec, name: str) -> TorchvisionVideo:
+@register_model(
+    kind="torch", input="clip", default_params=_RESNET3D_PARAMS, resources=_VIDEO_RESOURCES, default_cfg=KINETICS,
+    choices={"depth": RESNET_DEPTHS},
+)  # fmt: skip
+def r2plus1d(*, depth: int = _RESNET3D_DEPTH, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> TorchvisionVideo:
+    """torchvision R(2+1)D (factorised spatial and temporal convolutions), baseline; depth 10, 18 (published) or 34."""
+    return _torchvision_video("r2plus1d", depth, dropout, pretrained)
+
+
+def _torchvision_video(arch: str, depth: int, dropout: float, pretrained: PretrainedSpec) -> TorchvisionVideo:
     from fvc.models.nets.video3d import TorchvisionVideo
     from fvc.models.weights import apply_pretrained
 
-    return apply_pretrained(TorchvisionVideo(arch, dropout=dropout), pretrained, name)
+    return apply_pretrained(TorchvisionVideo(arch, depth=depth, dropout=dropout), pretrained, arch)

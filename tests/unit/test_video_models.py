@@ -47,16 +47,38 @@ def test_torchvision_resnets_start_with_identity_residual_blocks(name):
     assert all(float(b.conv2[1].weight.abs().sum()) == 0.0 for b in blocks)
 
 
-def test_x3d_weights_are_channels_last_and_load_from_contiguous_state(tmp_path):
+@pytest.mark.parametrize("name", ["x3d", "variable_ar_cnn"])
+def test_channels_last_weights_load_from_contiguous_state(name):
+    """Channels-last 3D weights (faster on CPU) are a layout only: a contiguous state dict gives the same outputs."""
     torch.manual_seed(0)
-    model = create("x3d", **model_kwargs("x3d", None, {"frames": 4, "size": 32}))
-    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv3d))
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    model = create(name, **model_kwargs(name, None, {"frames": 4, "size": 32}))
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    other = create("x3d", **model_kwargs("x3d", None, {"frames": 4, "size": 32}))
+    other = create(name, **model_kwargs(name, None, {"frames": 4, "size": 32}))
     other.load_state_dict(state)
-    x = torch.randn(2, 3, 4, 32, 32)
+    x = torch.randn(2, 3, 4, 32, 48)
     torch.testing.assert_close(other.eval()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("name", ["r3d", "r2plus1d"])
+def test_torchvision_resnet_depths(name):
+    """Depth 18 is torchvision's published network key for key; 10 and 34 use the same blocks, 1-1-1-1 and 3-4-6-3."""
+    import torchvision.models.video as video
+    import torchvision.models.video.resnet as resnet
+
+    from fvc.models.nets.video3d import RESNET_STAGES
+    from fvc.models.video3d import RESNET_DEPTHS
+
+    assert tuple(RESNET_STAGES) == RESNET_DEPTHS
+    published = {k: v.shape for k, v in getattr(video, f"{name}_18")().state_dict().items() if not k.startswith("fc.")}
+    assert {k: v.shape for k, v in create(name, depth=18).backbone.state_dict().items()} == published
+    for depth, stages in RESNET_STAGES.items():
+        model = create(name, depth=depth)
+        blocks = [len(getattr(model.backbone, f"layer{i}")) for i in range(1, 5)]
+        assert tuple(blocks) == stages and all(isinstance(b, resnet.BasicBlock) for b in model.backbone.layer1)
+    with pytest.raises(ValueError, match="depth must be one of 10, 18, 34"):
+        create(name, depth=50)
 
 
 def test_slowfast_pathways_get_the_right_frame_counts():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SlowFast", "TorchvisionVideo", "X3D"]
+__all__ = ["RESNET_STAGES", "SlowFast", "TorchvisionVideo", "X3D"]
 
 
 class SlowFast(nn.Module):
@@ -93,20 +93,34 @@ def _swish_to_silu(module: nn.Module) -> None:
             _swish_to_silu(child)
 
 
+# Blocks per stage of torchvision's VideoResNet at each depth (He et al. 2016, table 1; Hara et al. 2018 for 3D).
+RESNET_STAGES = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+
+
 class TorchvisionVideo(nn.Module):
-    """torchvision's R3D-18 / R(2+1)D-18 with a new 2-class head."""
+    """torchvision's R3D / R(2+1)D (``VideoResNet``, basic blocks) at ``depth`` 10, 18 or 34, with a 2-class head.
 
-    def __init__(self, arch: str, *, dropout: float = 0.5, zero_init_residual: bool = True, num_classes: int = 2) -> None:
+    torchvision publishes the 18-layer networks (``r3d_18``, ``r2plus1d_18``); the same blocks at other depths
+    are built with torchvision's own ``VideoResNet`` class, so module names match its checkpoints stage by stage.
+    """
+
+    def __init__(self, arch: str, *, depth: int = 18, dropout: float = 0.5, zero_init_residual: bool = True, num_classes: int = 2) -> None:
         super().__init__()
-        import torchvision.models.video as video
+        import torchvision.models.video.resnet as resnet
 
-        net = getattr(video, arch)(weights=None)
+        makers = {"r3d": (resnet.Conv3DSimple, resnet.BasicStem), "r2plus1d": (resnet.Conv2Plus1D, resnet.R2Plus1dStem)}
+        if arch not in makers:
+            raise ValueError(f"unknown torchvision video ResNet '{arch}'; expected one of {sorted(makers)}")
+        if depth not in RESNET_STAGES:
+            raise ValueError(f"{arch}: depth {depth} is not one of {sorted(RESNET_STAGES)}")
+        conv, stem = makers[arch]
+        net = resnet.VideoResNet(resnet.BasicBlock, [conv] * 4, list(RESNET_STAGES[depth]), stem)
         if zero_init_residual:
             # Every residual block starts as the identity (its last BatchNorm's scale at 0), as torchvision's 2D
             # ResNets offer and Goyal et al. (2017) recommend: from scratch, 33M parameters otherwise
             # start far from a function of the input and the training loss oscillated at 0.8-1.0.
             for block in net.modules():
-                if isinstance(block, video.resnet.BasicBlock):
+                if isinstance(block, resnet.BasicBlock):
                     nn.init.zeros_(block.conv2[1].weight)
         width = net.fc.in_features
         net.fc = nn.Identity()

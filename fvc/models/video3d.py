@@ -11,6 +11,7 @@ at 16x224).
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from fvc.models.registry import Resources, register_model
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from fvc.models.nets.video3d import X3D, SlowFast, TorchvisionVideo
     from fvc.models.weights import PretrainedSpec
 
-__all__ = ["RESNET_DEPTHS", "r2plus1d", "r3d", "slowfast", "x3d"]
+__all__ = ["RESNET_DEPTHS", "RESNET_STAGES", "r2plus1d", "r3d", "slowfast", "x3d"]
 
 CLIP_CLIPSET = "clip"
 KINETICS = {"mean": (0.45, 0.45, 0.45), "std": (0.225, 0.225, 0.225)}
@@ -29,8 +30,10 @@ _TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 1e-3, "weight_de
 # fold, where 1e-3 or 5 epochs stop at 0.72-0.73 (fold 0). At depth 10 (14M / 12M) 1e-3 is better
 # (config/config.yaml).
 _RESNET3D_LR = 5e-4
-# Depths of the torchvision video ResNets fvc builds (blocks per stage in fvc.models.nets.video3d.RESNET_STAGES).
-RESNET_DEPTHS = (10, 18, 34)
+# Basic blocks per stage of the torchvision video ResNets fvc builds, by depth (He et al. 2016, table 1; Hara et
+# al. 2018 in 3D); torchvision publishes depth 18. Torch-free here: the registry's choices are its keys.
+RESNET_STAGES = MappingProxyType({10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)})
+RESNET_DEPTHS = tuple(RESNET_STAGES)
 _RESNET3D_DEPTH = 18
 _VIDEO_RESOURCES = Resources(mem_mb=16000, runtime=240, gpu=1, threads=1)
 # SlowFast and X3D get 12 epochs: both were still gaining at 8 (the last epoch kept on every fold); on fold 2 of

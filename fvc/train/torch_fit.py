@@ -61,7 +61,8 @@ def fit_torch_fold(
     torch.set_num_threads(max(1, threads))
     if torch.cuda.is_available():
         # Deterministic kernels matter on GPUs; CPU kernels already are. The call imports torch's compiler
-        # (torch._inductor, ~3 s per job on 2 cores) only to set a flag for it, so CPU jobs skip it.
+        # (torch._inductor) only to set a flag for it, seconds of start-up for a job that would not load it
+        # otherwise (naive_cnn, variable_ar_cnn), so CPU jobs skip it.
         torch.use_deterministic_algorithms(True, warn_only=True)
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
     rows = clip_rows(manifests, labels)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["RESNET_STAGES", "SlowFast", "TorchvisionVideo", "X3D"]
+from fvc.models.video3d import RESNET_STAGES
+
+__all__ = ["SlowFast", "TorchvisionVideo", "X3D"]
 
 
 class SlowFast(nn.Module):
@@ -91,10 +93,6 @@ def _swish_to_silu(module: nn.Module) -> None:
             setattr(module, name, nn.SiLU())
         else:
             _swish_to_silu(child)
-
-
-# Blocks per stage of torchvision's VideoResNet at each depth (He et al. 2016, table 1; Hara et al. 2018 for 3D).
-RESNET_STAGES = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
 
 class TorchvisionVideo(nn.Module):

@@ -151,16 +151,16 @@ def _check_param_choices(name: str, params: Mapping[str, Any], where: str) -> No
 
     ``params`` maps a parameter to a value, or (``where="hpo"``) to a list of values to search.
     """
-    from fvc.models.registry import get_spec
+    from fvc.models.registry import choice_error, get_spec
 
     if not isinstance(params, Mapping):
         return
-    for key, allowed in get_spec(name).choices.items():
+    for key in get_spec(name).choices:
         values = params.get(key)
         for value in values if where == "hpo" and isinstance(values, list) else [values]:
-            if value is not None and value not in allowed:
+            if (allowed := choice_error(name, key, value)) is not None:
                 path = f"hpo.{name}.space.{key}" if where == "hpo" else f"model_params.{name}.{key}"
-                raise ConfigError(f"config key '{path}': {value!r} is not one of {', '.join(map(str, allowed))}")
+                raise ConfigError(f"config key '{path}': {value!r} is not {allowed}")
 
 
 def _coerce_param_values(name: str, params: Any) -> None:

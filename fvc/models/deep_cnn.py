@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["deep_v1", "deep_v2"]
 
-# Kept here, not imported from the networks' module: reading the registry must not import torch.
+# Kept here, not in the networks' modules (which import them): reading the registry must not import torch.
 VARIANTS = ("plain", "residual")
 ARCHITECTURES = ("resnet", "densenet", "hybrid")
 ATTENTIONS = ("se", "cbam", "none")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "check_choices", "create",
+    "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "check_choices", "choice_error", "create",
     "get_spec", "is_pretrained", "list_models", "model_kwargs", "param_names", "register_model", "resolve_params",
 ]  # fmt: skip
 
@@ -152,15 +152,22 @@ def is_pretrained(value: Any) -> bool:
     return value not in (None, False, "false", "False", "")
 
 
-def check_choices(name: str, params: Mapping[str, Any]) -> None:
-    """``ValueError`` naming the allowed values when a parameter with registered choices has another value.
+def choice_error(name: str, key: str, value: Any) -> str | None:
+    """``"one of a, b, c"`` when ``value`` is not among parameter ``key``'s registered choices, else None.
 
-    ``None`` passes (it means the default).
+    ``None`` passes (it means the default), as does a parameter without registered choices.
     """
-    for key, allowed in get_spec(name).choices.items():
-        value = params.get(key)
-        if value is not None and value not in allowed:
-            raise ValueError(f"model '{name}': {key} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    allowed = get_spec(name).choices.get(key)
+    if allowed is None or value is None or value in allowed:
+        return None
+    return f"one of {', '.join(map(str, allowed))}"
+
+
+def check_choices(name: str, params: Mapping[str, Any]) -> None:
+    """``ValueError`` naming the allowed values when a parameter with registered choices has another value."""
+    for key in get_spec(name).choices:
+        if (allowed := choice_error(name, key, params.get(key))) is not None:
+            raise ValueError(f"model '{name}': {key} must be {allowed}, got {params.get(key)!r}")
 
 
 def create(name: str, **params: Any) -> Any:

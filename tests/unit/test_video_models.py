@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
+from fvc.config import ConfigError, validate_config
 from fvc.models import create, get_spec
 from fvc.models.registry import model_kwargs
 from fvc.models.nets.video3d import X3D
@@ -114,3 +119,11 @@ def test_variable_ar_cnn_trains_on_mixed_aspect_ratios_in_one_run(tmp_path):
     model = create("variable_ar_cnn", width=8)
     result = train(model, data, data, TrainConfig(epochs=1, batch_size=2), checkpoint=tmp_path / "ck.pt", progress=False)
     assert len(result.history) == 1 and np.isfinite(result.history["train_loss"]).all()
+
+
+def test_resnet_depth_is_checked_when_the_config_is_read():
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["model_params"]["r3d"]["depth"] == 10  # the embedded run's size
+    config["model_params"]["r2plus1d"] = {"depth": 12}
+    with pytest.raises(ConfigError, match=r"'model_params.r2plus1d.depth': 12 is not one of 10, 18, 34"):
+        validate_config(copy.deepcopy(config))

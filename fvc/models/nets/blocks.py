@@ -11,13 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Registered with deep_v2 (torch-free, so reading the registry stays cheap); one copy.
+from fvc.models.deep_cnn import ATTENTIONS
+
 __all__ = [
     "ATTENTIONS", "BasicBlock", "CBAM", "ConvBNAct", "DenseBlock", "DepthwiseSeparableConv", "HybridBlock", "SqueezeExcite",
     "Transition", "he_init", "make_attention",
 ]  # fmt: skip
-
-ATTENTIONS = ("se", "cbam", "none")
-
 
 class ConvBNAct(nn.Sequential):
     """``k x k`` convolution (no bias), BatchNorm, then ReLU (``act=False``: no activation)."""

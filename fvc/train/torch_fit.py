@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,11 @@ def fit_torch_fold(
     cfg = train_config(params, seed=seed)
     torch.manual_seed(seed)  # model initialisation
     model = create(name, **kwargs)
-    fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist())
+    # What the checkpoint was trained on, not only which videos: clip ids stay the same when a clipset's frames,
+    # size, scaling or augmentation change, and resuming then would continue a model trained on other clips.
+    clips = {"recipe": clip_recipe, "manifests": sorted(hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in manifests)}
+    fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist(),
+                          clips)  # fmt: skip
     log.info("fold %d: %s on %d clips (%d videos), early stopping on %d, held-out %d",
              fold, name, len(fit_rows), len(fit_ids), len(stop_rows), len(heldout_rows))  # fmt: skip
     result = train(model, datasets[0], datasets[1], cfg, checkpoint=checkpoint, fingerprint=fp, tracker=tracker,

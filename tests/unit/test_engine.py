@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fvc.models import create
+from fvc.models import create, get_spec
 from fvc.train.data import BucketBatchSampler, ClipDataset
 from fvc.train.engine import TrainConfig, _warmup_cosine, predict, recompute_batchnorm, train
 from fvc.train.oom import BatchPlan, OutOfMemoryGiveUp
@@ -231,3 +231,35 @@ def test_precise_batchnorm_runs_before_each_validation(tmp_path, monkeypatch):
     train(create("naive_cnn"), dataset(tmp_path), dataset(tmp_path, seed=1), TrainConfig(epochs=2, batch_size=8, precise_bn_batches=0),
           checkpoint=tmp_path / "b.pt", progress=False)  # fmt: skip
     assert calls == []
+
+
+def _clip_shard(root, frames: int, n_groups: int = 8) -> tuple[str, pd.DataFrame]:
+    """A clips-stage shard by hand: one clip per video, a real and a fake video per group; and its folds."""
+    rng = np.random.default_rng(frames)
+    rows, folds = [], []
+    for g in range(n_groups):
+        for label in ("real", "fake"):
+            video_id = f"v{g:02d}{label[0]}"
+            np.save(root / f"{video_id}_c0.npy", rng.integers(0, 256, (frames, 16, 16, 3), dtype=np.uint8))
+            rows.append({"clip_id": f"{video_id}_c0", "video_id": video_id, "copy": 0, "array": f"{video_id}_c0.npy", "frames": frames,
+                         "height": 16, "width": 16, "status": "ok"})  # fmt: skip
+            folds.append({"video_id": video_id, "group": f"g{g}", "label": label, "fold": g % 2})
+    pd.DataFrame(rows).to_parquet(root / "manifest.parquet")
+    return str(root / "manifest.parquet"), pd.DataFrame(folds)
+
+
+def test_a_fold_does_not_resume_a_checkpoint_trained_on_other_clips(tmp_path):
+    """Clip ids stay the same when a clipset changes (4 -> 8 frames): its checkpoint must not be continued."""
+    from fvc.train.torch_fit import fit_torch_fold
+
+    params = {**get_spec("naive_cnn").default_params, "epochs": 3, "batch_size": 4, "min_epochs": 3}
+    checkpoint = tmp_path / "last.pt"
+    for frames, stop, expect in ((2, 0, None), (2, None, 0), (3, 0, None)):
+        shard = tmp_path / f"clips_{frames}"
+        shard.mkdir(exist_ok=True)
+        manifest, folds = _clip_shard(shard, frames)
+        recipe = {"frames": frames, "size": 16, "scaling": "crop", "sampling": "uniform"}
+        fit = fit_torch_fold("naive_cnn", params, manifests=[manifest], folds=folds, fold=0, seed=0, checkpoint=checkpoint,
+                             clip_recipe=recipe, progress=False, stop_after_epoch=stop)  # fmt: skip
+        # The same clips resume where the killed run stopped (epoch 0); other clips start again.
+        assert fit.result.resumed_from == expect, (frames, stop)

@@ -197,7 +197,8 @@ def layout(name: str) -> str:
 def build(name: str, frames: int, height: int, width: int, extra: dict[str, Any], seed: int = 0) -> nn.Module:
     """The model through the registry, shaped by the clip (as the workflow shapes it from its clipset)."""
     torch.manual_seed(seed)
-    kwargs = model_kwargs(name, extra, {"frames": frames, "size": height})
+    # Step time does not depend on the starting weights: scratch, so the benchmark needs no weights cache.
+    kwargs = model_kwargs(name, {"pretrained": False, **extra}, {"frames": frames, "size": height})
     return create(name, **kwargs)
 
 

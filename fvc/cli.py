@@ -69,6 +69,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--out", type=Path, help="file to write (default: <results>/exports/<model>/fold_<k>.{pt,onnx})")
     export.set_defaults(func=_export)
 
+    weights = commands.add_parser(
+        "weights", help="published pretrained weights: list them, pull them into the cache (on a machine with network access)",
+        description="Published ImageNet / Kinetics-400 weights of the models that have them. Cache layout:\n"
+        "  <cache>/weights/<source>/<file>          the publisher's file, byte for byte\n"
+        "  <cache>/weights/<source>/<file>.sha256   its sha256, recorded when the download was verified\n"
+        "cache: --cache, else config weights.cache, else $FVC_CACHE, else ~/.cache/fvc. Files already in\n"
+        "torch.hub's cache ($TORCH_HOME) or the Hugging Face cache ($HF_HOME) are copied, not downloaded.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    weights_commands = weights.add_subparsers(dest="weights_command", required=True)
+    weights_list = weights_commands.add_parser("list", help="which models have which published weights (size, licence, source, cached?)")
+    weights_list.add_argument("--cache", type=Path, help="weights cache folder")
+    weights_list.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    weights_list.set_defaults(func=_weights_list)
+    weights_pull = weights_commands.add_parser("pull", help="download published weights into the cache, sha256-verified")
+    weights_pull.add_argument("names", nargs="*", help="models (their registry defaults' weights) or weights tags from `fvc weights list`")
+    weights_pull.add_argument("--config", type=Path, action="append", default=[],
+                              help="a workflow config (repeatable, merged in order over the workflow's defaults): pull what its models need")  # fmt: skip
+    weights_pull.add_argument("--cache", type=Path, help="weights cache folder (default: the config's weights.cache, $FVC_CACHE, ~/.cache/fvc)")
+    weights_pull.add_argument("--quiet", action="store_true", help="no progress bar")
+    weights_pull.set_defaults(func=_weights_pull)
+
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
@@ -87,6 +109,72 @@ def _synth(args: argparse.Namespace) -> int:
     counts = table["label"].value_counts().to_dict()
     print(f"wrote {len(table)} files to {args.out_dir} ({counts.get('real', 0)} real, {counts.get('fake', 0)} fake)")
     return 0
+
+
+def _weights_list(args: argparse.Namespace) -> int:
+    from fvc.models.hub import cache_root, catalogue
+    from fvc.query import format_rows
+
+    rows = catalogue(cache_root(args.cache))
+    columns = list(rows[0])
+    sys.stdout.write(format_rows(columns, [tuple(r.values()) for r in rows], args.format))
+    return 0
+
+
+def _weights_pull(args: argparse.Namespace) -> int:
+    from fvc.models.hub import PUBLISHED, PretrainedError, cache_root, published_for, pull, weights_for_config
+    from fvc.models.registry import get_spec, model_kwargs
+
+    config = _workflow_config(args.config) if args.config else {}
+    root = cache_root(args.cache or (config.get("weights") or {}).get("cache"))
+    wanted = []
+    try:
+        for name in args.names:
+            if name in PUBLISHED or name.startswith("timm/"):
+                model = PUBLISHED[name].models[0] if name in PUBLISHED else "transfer"
+                backbone = {"backbone": name.split("/", 1)[-1], "vit": name.split("/", 1)[-1]}
+                wanted.append((model, published_for(model, backbone, name)))
+            else:
+                get_spec(name)
+                wanted.append((name, published_for(name, model_kwargs(name))))
+        wanted += weights_for_config(config) if config else []
+    except (KeyError, PretrainedError) as exc:
+        print(f"fvc weights pull: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    if not wanted:
+        print("fvc weights pull: nothing to pull (name models or weights tags, or a --config whose models use pretrained: true)", file=sys.stderr)
+        return 2
+    failed = 0
+    for weights in {w.tag: w for _, w in wanted}.values():
+        users = ", ".join(sorted({m for m, w in wanted if w.tag == weights.tag}))
+        try:
+            cached = pull(weights, root, progress=not args.quiet)
+        except (OSError, PretrainedError) as exc:
+            print(f"fvc weights pull: {weights.tag} ({weights.url}): {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{weights.tag} ({users}): {cached.path} sha256 {cached.sha256}")
+    return 1 if failed else 0
+
+
+def _workflow_config(files: Sequence[Path]) -> dict:
+    """The workflow's default config/config.yaml (when fvc runs from its checkout) with ``files`` merged over it
+    key by key, as Snakemake's ``--configfile`` does."""
+    import yaml
+
+    from fvc.config import coerce_config
+
+    def merged(base: dict, over: dict) -> dict:
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    default = Path(fvc.__file__).resolve().parents[1] / "config" / "config.yaml"
+    config: dict = yaml.safe_load(default.read_text()) if default.is_file() else {}
+    for path in files:
+        config = merged(config, yaml.safe_load(path.read_text()) or {})
+    return coerce_config(config)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -169,7 +257,7 @@ def _parameters(name: str, overrides: dict | None = None) -> float:
     from fvc.models.registry import model_kwargs
 
     with torch.device("meta"):
-        model = create(name, **model_kwargs(name, overrides, _COUNT_CLIP))
+        model = create(name, **model_kwargs(name, {"pretrained": False, **(overrides or {})}, _COUNT_CLIP))
     return sum(p.numel() for p in model.parameters()) / 1e6
 
 

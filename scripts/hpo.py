@@ -2,6 +2,7 @@
 
 from fvc.hpo.study import run_search
 from fvc.logs import log_to_file
+from fvc.models.hub import WeightsConfig
 from fvc.track import TrackingConfig
 
 log_to_file(snakemake.log[0])
@@ -27,4 +28,5 @@ run_search(
     threads=snakemake.threads,
     tracking=TrackingConfig.from_config(snakemake.config.get("tracking")),
     store=params.mlruns,
+    weights=WeightsConfig.from_config(snakemake.config.get("weights")),
 )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fvc.hpo.best import with_best_params
 from fvc.logs import log_to_file
+from fvc.models.hub import WeightsConfig
 from fvc.track import TrackingConfig
 from fvc.train.fold import train_fold_tracked
 
@@ -25,4 +26,6 @@ train_fold_tracked(
     checkpoint=params.get("checkpoint"),
     clip_recipe=dict(params.clip_recipe),
     threads=snakemake.threads,
+    # Where published weights are cached is not what a model is (their sha256 is, in metrics.json).
+    weights=WeightsConfig.from_config(snakemake.config.get("weights")),
 )

@@ -45,3 +45,14 @@ def make_image(tmp_path: Path):
         return path
 
     return _make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_weights_downloads(tmp_path_factory: pytest.TempPathFactory):
+    """No test reaches the network for published weights: an empty cache, downloads off (workflow runs inherit
+    both through the environment). Tests that need weights write them in the publisher's layout themselves."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FVC_CACHE", str(tmp_path_factory.mktemp("fvc_cache")))
+    patch.setenv("FVC_OFFLINE", "1")
+    yield
+    patch.undo()

@@ -21,11 +21,12 @@ __all__ = ["build_registry", "code_version", "config_hash", "git_commit", "model
 
 # Settings that say where results are logged or how jobs are scheduled, not what a model is: they are
 # left out of the config hash (and of the registry rule's params, so changing them reruns nothing).
-NON_PROVENANCE_KEYS = ("tracking", "cluster")
+NON_PROVENANCE_KEYS = ("tracking", "cluster", "weights")
 
 
 def provenance_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` without the settings that do not change a model: tracking, cluster, hpo study storage."""
+    """``config`` without the settings that do not change a model: tracking, cluster, the weights cache's
+    location, hpo study storage (which weights a model started from is in its own metrics: their sha256)."""
     kept = {k: v for k, v in config.items() if k not in NON_PROVENANCE_KEYS}
     if kept.get("hpo"):
         kept["hpo"] = {model: {k: v for k, v in (search or {}).items() if k != "storage"} for model, search in kept["hpo"].items()}
@@ -90,6 +91,7 @@ def build_registry(
             "metrics": record["video"],
             "warnings": list(record.get("warnings") or ()),
             "params": record.get("params", {}),
+            "pretrained_weights": record.get("pretrained_weights"),
             "config_hash": digest,
             "code_version": code,
         })  # fmt: skip

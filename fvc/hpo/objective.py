@@ -18,6 +18,7 @@ import pandas as pd
 
 from fvc.evaluate.metrics import binary_metrics, video_level
 from fvc.models import get_spec
+from fvc.models.hub import WeightsConfig
 
 __all__ = ["SearchData", "evaluate_params"]
 
@@ -41,6 +42,7 @@ class SearchData:
     clip_recipe: dict[str, Any] = field(default_factory=dict)
     threads: int = 1
     checkpoints: Path | None = None  # torch models: resumable per-trial checkpoints live below
+    weights: WeightsConfig | None = None  # torch models: the published-weights cache (config `weights`)
 
     @property
     def kind(self) -> str:
@@ -97,7 +99,7 @@ def _torch_round(data: SearchData, params: dict[str, Any], fold: int, metric: st
     fit = fit_torch_fold(
         data.name, params, manifests=data.manifests, folds=data.folds, fold=fold, seed=data.seed,
         checkpoint=data.checkpoints / key / f"round_{fold}.pt", clip_recipe=data.clip_recipe,
-        threads=data.threads, tracker=epoch_reporter, progress=False,
+        threads=data.threads, tracker=epoch_reporter, progress=False, weights=data.weights,
     )  # fmt: skip
     return fit.predictions
 

@@ -41,6 +41,7 @@ from fvc.hpo.best import load_best_params, with_best_params
 from fvc.hpo.objective import SearchData, evaluate_params
 from fvc.hpo.space import HpoConfig
 from fvc.io.atomic import write_json, write_parquet
+from fvc.models.hub import WeightsConfig
 from fvc.track import TrackingConfig, tracking_run
 
 __all__ = ["MIN_COMPLETED_SHARE", "SearchFailedError", "StudyResult", "load_best_params", "run_search", "run_study", "study_name", "trials_table", "with_best_params", "write_study_outputs"]
@@ -96,6 +97,7 @@ def run_search(
     threads: int = 1,
     tracking: TrackingConfig | None = None,
     store: str | Path | None = None,
+    weights: WeightsConfig | None = None,
 ) -> StudyResult:
     """The ``hpo`` rule's job: sample, search folds, study, then the files the train rules read.
 
@@ -114,6 +116,7 @@ def run_search(
     data = SearchData(
         model, search_folds, seed, features=pd.read_parquet(features_path) if features_path else None,
         manifests=list(manifests or []), clip_recipe=dict(clip_recipe or {}), threads=threads, checkpoints=Path(checkpoints),
+        weights=weights,
     )  # fmt: skip
     log.info("hpo %s: %s search on %d of %d videos, %d search folds, metric %s", model, cfg.method, len(sample), len(videos),
              cfg.cv_folds, cfg.metric)  # fmt: skip

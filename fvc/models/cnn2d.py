@@ -44,13 +44,13 @@ def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> Na
 @register_model(
     kind="torch",
     input="frames",
-    default_params={"clipset": FRAMES_CLIPSET, "backbone": "resnet18", "pretrained": False, "dropout": 0.2,
+    default_params={"clipset": FRAMES_CLIPSET, "backbone": "resnet18", "pretrained": True, "dropout": 0.2,
                     "freeze_epochs": 1, "unfreeze_every": 1, **_TRAIN, "lr": 2e-3, "backbone_lr": 1e-4},  # fmt: skip
     resources=Resources(mem_mb=8000, runtime=120, gpu=1, threads=1),
     default_cfg=IMAGENET,
 )
 def transfer(
-    *, backbone: str = "resnet18", pretrained: PretrainedSpec = False, dropout: float = 0.2, freeze_epochs: int = 1, unfreeze_every: int = 1
+    *, backbone: str = "resnet18", pretrained: PretrainedSpec = True, dropout: float = 0.2, freeze_epochs: int = 1, unfreeze_every: int = 1
 ) -> TransferClassifier:
     """Any timm backbone (ResNet, DenseNet, EfficientNet, MobileNetV2, VGG...) with progressive unfreezing."""
     from fvc.models.nets.cnn2d import TransferClassifier

@@ -31,7 +31,7 @@ DATA_PARAMS = frozenset({"clipset"})
 TRAIN_PARAMS = frozenset({
     "epochs", "batch_size", "accumulate", "lr", "backbone_lr", "weight_decay", "warmup_epochs", "patience",
     "min_epochs", "monitor", "smoothing", "grad_clip", "amp", "num_workers", "inner_val_fraction", "label_smoothing",
-    "precise_bn_batches",
+    "precise_bn_batches", "freeze_bn_below",
 })  # fmt: skip
 
 # Builder arguments that config never sets: the training job passes the seed and its thread count.

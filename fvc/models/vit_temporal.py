@@ -26,7 +26,7 @@ __all__ = ["vit_gru", "vit_transformer"]
 # depth 4: the first 4 of vit_tiny's 12 blocks. From scratch on ~170 training videos the full depth stayed at
 # chance on fold 0 of the default run (held-out AUC 0.51) at 3x the time; 4 blocks reach 0.85-0.93 on every fold.
 _DEFAULTS = {
-    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 4, "depth": 4, "pretrained": False, "dropout": 0.1,
+    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 4, "depth": 4, "pretrained": True, "dropout": 0.1,
     "epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 3e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
@@ -42,7 +42,7 @@ _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg Vi
 )
 def vit_gru(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
-    pretrained: PretrainedSpec = False, dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
+    pretrained: PretrainedSpec = True, dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> 2-layer GRU(256) -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
@@ -61,7 +61,7 @@ def vit_gru(
 )
 def vit_transformer(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
-    pretrained: PretrainedSpec = False, dropout: float = 0.1, layers: int = 2, heads: int = 8,
+    pretrained: PretrainedSpec = True, dropout: float = 0.1, layers: int = 2, heads: int = 8,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal

@@ -33,7 +33,7 @@ from fvc.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_c
 from fvc.train.data import ClipDataset, make_loader
 from fvc.train.oom import BatchPlan, free_memory, is_out_of_memory
 
-__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "predict", "recompute_batchnorm", "train"]
+__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "freeze_backbone_batchnorm", "predict", "recompute_batchnorm", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ class TrainConfig:
     # ("precise BN", as PySlowFast trains X3D and SlowFast): the momentum averages lag weights that move
     # fast, and on CPU-sized runs the lag alone put eval-mode predictions at chance. 0 disables.
     precise_bn_batches: int = 4
+    # Fine-tuning pretrained 3D networks with small batches: below this many clips per batch the backbone's
+    # BatchNorm layers keep their pretrained statistics (eval mode; their scale and shift still train), as
+    # detectors fine-tuned at a few clips per GPU do. 0 never freezes; the fold drops it for scratch training.
+    freeze_bn_below: int = 0
     seed: int = 0
     device: str = "auto"
 
@@ -178,7 +182,7 @@ def train(
             continue
         if cfg.precise_bn_batches > 0:
             recompute_batchnorm(model, train_set, batch_size=plan.batch_size, batches=cfg.precise_bn_batches, seed=cfg.seed, epoch=epoch,
-                                device=device, amp_dtype=amp_dtype)  # fmt: skip
+                                device=device, amp_dtype=amp_dtype, freeze_bn_below=cfg.freeze_bn_below)  # fmt: skip
         probs, val_loss = predict(model, val_set, batch_size=plan.batch_size, device=device, amp_dtype=amp_dtype, criterion=criterion)
         val_f1, val_auc = _f1_auc(val_set.labels, probs)
         value = {"val_loss": val_loss, "val_auc": val_auc, "val_f1": val_f1}[cfg.monitor]
@@ -257,13 +261,15 @@ def recompute_batchnorm(
     epoch: int = 0,
     device: torch.device | str | None = None,
     amp_dtype: torch.dtype | None = None,
+    freeze_bn_below: int = 0,
 ) -> int:
     """Replace the running statistics of every training BatchNorm by their average over ``batches`` batches.
 
-    BatchNorm layers the model keeps in eval mode while training (frozen pretrained stages) keep theirs.
-    Returns the number of layers recomputed.
+    BatchNorm layers the model keeps in eval mode while training (frozen pretrained stages, a backbone frozen
+    by ``freeze_bn_below``) keep theirs. Returns the number of layers recomputed.
     """
     model.train()
+    freeze_backbone_batchnorm(model, batch_size, freeze_bn_below)
     layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
     if not layers or len(dataset) == 0:
         return 0
@@ -284,8 +290,20 @@ def recompute_batchnorm(
     return len(layers)
 
 
+def freeze_backbone_batchnorm(model: nn.Module, batch_size: int, below: int) -> bool:
+    """Put the BatchNorm layers of ``model.backbone`` in eval mode when ``batch_size < below``; whether it did."""
+    if batch_size >= below:
+        return False
+    backbone = getattr(model, "backbone", None)
+    for m in (backbone if isinstance(backbone, nn.Module) else model).modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return True
+
+
 def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler, criterion, amp_dtype, device, progress) -> tuple[float, float]:
     model.train()
+    freeze_backbone_batchnorm(model, plan.batch_size, cfg.freeze_bn_below)
     loader = make_loader(dataset, plan.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
     loader.batch_sampler.set_epoch(epoch)
     total, count, data_seconds = 0.0, 0, 0.0

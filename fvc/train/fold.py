@@ -21,6 +21,7 @@ from fvc.evaluate.degenerate import fold_warnings
 from fvc.evaluate.metrics import binary_metrics, video_level
 from fvc.io.atomic import atomic_path, write_json, write_parquet
 from fvc.models import get_spec
+from fvc.models.hub import WeightsConfig
 from fvc.track import TrackingConfig, flatten, tracking_run
 from fvc.train.sklearn_fit import fit_fold
 
@@ -44,6 +45,7 @@ def train_fold(
     threads: int = 1,
     tracker: Any | None = None,
     progress: bool = True,
+    weights: WeightsConfig | None = None,
 ) -> dict[str, Any]:
     """Fit, predict, evaluate and persist one (model, fold); returns the metrics written to metrics.json.
 
@@ -73,15 +75,16 @@ def train_fold(
         from fvc.train.torch_fit import fit_torch_fold
 
         fit = fit_torch_fold(name, params, manifests=manifests, folds=folds, fold=fold, seed=seed, checkpoint=checkpoint,
-                             clip_recipe=clip_recipe, threads=threads, tracker=tracker, progress=progress)  # fmt: skip
+                             clip_recipe=clip_recipe, threads=threads, tracker=tracker, progress=progress, weights=weights)  # fmt: skip
         predictions, threshold, history = fit.predictions, fit.threshold, fit.result.history
         extra = {"best_epoch": fit.result.best_epoch, "early_stopping": {"monitor": fit.monitor, "smoothed_value": fit.result.best_score},
                  "oom_backoffs": fit.result.backoffs,
-                 "n_fit_videos": fit.n_fit_videos, "n_early_stopping_videos": fit.n_early_stopping_videos}  # fmt: skip
+                 "n_fit_videos": fit.n_fit_videos, "n_early_stopping_videos": fit.n_early_stopping_videos,
+                 "pretrained_weights": fit.pretrained}  # fmt: skip
         model_file = out_dir / "model.pt"
         with atomic_path(model_file) as tmp:
             state = {k: v.detach().cpu() for k, v in fit.model.state_dict().items()}
-            torch.save({"name": name, "kwargs": fit.kwargs, "state_dict": state, "default_cfg": dict(spec.default_cfg), "clip_recipe": clip_recipe}, tmp)
+            torch.save({"name": name, "kwargs": fit.kwargs, "state_dict": state, "default_cfg": fit.norm, "clip_recipe": clip_recipe}, tmp)
 
     videos = video_level(predictions)
     video_metrics = binary_metrics(videos["label"].to_numpy(), videos["score"].to_numpy())

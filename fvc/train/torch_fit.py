@@ -17,11 +17,13 @@ from sklearn.metrics import f1_score
 from fvc.data.splits import fold_rows, inner_validation
 from fvc.fingerprint import fingerprint as make_fingerprint
 from fvc.models import create, get_spec
+from fvc.models.hub import PretrainedError, WeightsConfig, published_for, sha256_file
 from fvc.models.registry import is_pretrained, model_kwargs
+from fvc.models.weights import resolve_pretrained
 from fvc.train.data import ClipDataset, clip_rows
-from fvc.train.engine import TrainConfig, TrainResult, Tracker, predict, train
+from fvc.train.engine import Tracker, TrainConfig, TrainResult, predict, train
 
-__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout", "train_config"]
+__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout", "input_norm", "train_config"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,21 @@ class TorchFit:
     n_early_stopping_videos: int
     kwargs: dict[str, Any]  # what the builder was called with: rebuilding the model needs exactly these
     monitor: str = "val_loss"
+    norm: dict[str, Any] = dataclasses.field(default_factory=dict)  # the clips' mean and std: prediction uses the same
+    pretrained: dict[str, Any] | None = None  # the weights it started from: tag, source, file, sha256
+
+
+def input_norm(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The mean and std clips are normalised with: the published weights' own when the model starts from them
+    (timm's pretrained_cfg of the chosen backbone, torchvision's or PyTorchVideo's Kinetics statistics), else
+    the registry's."""
+    default = dict(get_spec(name).default_cfg)
+    if is_pretrained(kwargs.get("pretrained")):
+        try:
+            return {**default, **published_for(name, kwargs).norm}
+        except PretrainedError:  # a file of weights with no published counterpart: the registry's statistics
+            pass
+    return {"mean": default.get("mean", (0.5,) * 3), "std": default.get("std", (0.5,) * 3), **default}
 
 
 def input_layout(name: str) -> str:
@@ -57,14 +74,24 @@ def fit_torch_fold(
     tracker: Tracker | None = None,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    weights: WeightsConfig | None = None,
 ) -> TorchFit:
-    spec = get_spec(name)
+    """``weights``: the published-weights cache (config ``weights``) a ``pretrained: true`` model reads."""
     torch.set_num_threads(max(1, threads))
     if torch.cuda.is_available():
         # Deterministic kernels matter on GPUs; CPU kernels already are. The call imports torch's compiler
         # (torch._inductor) only to set a flag for it, seconds of start-up for a job that would not load it
         # otherwise (naive_cnn, variable_ar_cnn), so CPU jobs skip it.
         torch.use_deterministic_algorithms(True, warn_only=True)
+    kwargs = model_kwargs(name, params, clip_recipe)
+    # Published weights are found (or fail, with the pull command) before any data is read or epoch run; the
+    # builder then reads the file.
+    path, cached = resolve_pretrained(name, kwargs.get("pretrained"), kwargs, weights or WeightsConfig.from_config(None))
+    norm = input_norm(name, kwargs)
+    origin = None
+    if path is not None:
+        kwargs = {**kwargs, "pretrained": str(path)}
+        origin = cached.provenance() if cached is not None else {"tag": None, "source": str(path), "file": str(path), "sha256": sha256_file(path)}
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
     rows = clip_rows(manifests, labels)
     train_rows, heldout_rows = fold_rows(rows, folds, fold)
@@ -72,16 +99,15 @@ def fit_torch_fold(
     fit_rows = train_rows[train_rows["video_id"].isin(fit_ids)]
     stop_rows = train_rows[train_rows["video_id"].isin(stop_ids) & (train_rows["copy"] == 0)]
     layout = input_layout(name)
-    mean, std = spec.default_cfg.get("mean", (0.5,) * 3), spec.default_cfg.get("std", (0.5,) * 3)
-    datasets = [ClipDataset(r, mean=mean, std=std, layout=layout) for r in (fit_rows, stop_rows, heldout_rows)]
+    datasets = [ClipDataset(r, mean=norm["mean"], std=norm["std"], layout=layout) for r in (fit_rows, stop_rows, heldout_rows)]
 
-    kwargs = model_kwargs(name, params, clip_recipe)
     cfg = train_config(params, seed=seed)
     torch.manual_seed(seed)  # model initialisation
     model = create(name, **kwargs)
     # What the checkpoint was trained on, not only which videos: clip ids stay the same when a clipset's frames,
     # size, scaling or augmentation change, and resuming then would continue a model trained on other clips.
-    clips = {"recipe": clip_recipe, "manifests": sorted(hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in manifests)}
+    clips = {"recipe": clip_recipe, "manifests": sorted(hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in manifests),
+             "weights": origin["sha256"] if origin is not None else None}  # fmt: skip
     fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist(),
                           clips)  # fmt: skip
     log.info("fold %d: %s on %d clips (%d videos), early stopping on %d, held-out %d",
@@ -93,7 +119,7 @@ def fit_torch_fold(
     scores, _ = predict(model, datasets[2], batch_size=result.plan.batch_size)
     predictions = pd.DataFrame({"video_id": heldout_rows["video_id"].to_numpy(), "copy": heldout_rows["copy"].to_numpy(),
                                 "fold": fold, "label": heldout_rows["label"].to_numpy(), "score": scores})  # fmt: skip
-    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor)
+    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor, norm, origin)
 
 
 def train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
@@ -104,6 +130,9 @@ def train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
         # protect and would only learn more slowly.
         log.info("backbone is not pretrained: it trains at lr=%g, not backbone_lr=%g", cfg.lr, cfg.backbone_lr)
         cfg = dataclasses.replace(cfg, backbone_lr=None)
+    if cfg.freeze_bn_below and not is_pretrained(params.get("pretrained")):
+        # Frozen statistics are a pretrained network's; a random one's are only its initial 0 and 1.
+        cfg = dataclasses.replace(cfg, freeze_bn_below=0)
     return cfg
 
 

@@ -147,7 +147,7 @@ def test_warmup_then_cosine_schedule():
 
 
 def test_differential_learning_rates(tmp_path):
-    model = create("transfer", backbone="resnet18")
+    model = create("transfer", backbone="resnet18", pretrained=False)
     cfg = TrainConfig(epochs=1, batch_size=4, lr=1e-3, backbone_lr=1e-5, warmup_epochs=0)
     result = train(model, dataset(tmp_path, n=8, shapes=((2, 32, 32),)), dataset(tmp_path, n=4, seed=1, shapes=((2, 32, 32),)), cfg,
                    checkpoint=tmp_path / "d.pt", progress=False)  # fmt: skip
@@ -263,3 +263,18 @@ def test_a_fold_does_not_resume_a_checkpoint_trained_on_other_clips(tmp_path):
                              clip_recipe=recipe, progress=False, stop_after_epoch=stop)  # fmt: skip
         # The same clips resume where the killed run stopped (epoch 0); other clips start again.
         assert fit.result.resumed_from == expect, (frames, stop)
+
+
+def test_small_batches_keep_a_pretrained_backbones_batchnorm_statistics(tmp_path):
+    """freeze_bn_below: below it the backbone's BatchNorm statistics stay as loaded; scratch training drops it."""
+    from fvc.train.torch_fit import train_config
+
+    for batch, frozen in ((4, True), (8, False)):
+        model = create("naive_cnn", pretrained=False)
+        before = [b.running_mean.clone() for b in model.backbone.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+        cfg = TrainConfig(epochs=1, batch_size=batch, freeze_bn_below=8, precise_bn_batches=2)
+        train(model, dataset(tmp_path), dataset(tmp_path, seed=1), cfg, checkpoint=tmp_path / f"{batch}.pt", progress=False)
+        after = [b.running_mean for b in model.backbone.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+        assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True)) == frozen, batch
+    assert train_config({"freeze_bn_below": 8, "pretrained": True}).freeze_bn_below == 8
+    assert train_config({"freeze_bn_below": 8, "pretrained": False}).freeze_bn_below == 0

@@ -14,9 +14,9 @@ from tests.conftest import REPO
 
 TINY = {
     "naive_cnn": {},
-    "vit_gru": {"img_size": 32, "vit": "vit_tiny_patch16_224"},
-    "vit_transformer": {"img_size": 32, "vit": "vit_tiny_patch16_224"},
-    "transfer": {"backbone": "resnet18"},
+    "vit_gru": {"img_size": 32, "vit": "vit_tiny_patch16_224", "pretrained": False},
+    "vit_transformer": {"img_size": 32, "vit": "vit_tiny_patch16_224", "pretrained": False},
+    "transfer": {"backbone": "resnet18", "pretrained": False},
 }
 
 
@@ -51,9 +51,9 @@ def test_naive_cnn_architecture_matches_seed():
 
 
 def test_vit_heads_match_seed():
-    gru = create("vit_gru", img_size=32)
+    gru = create("vit_gru", img_size=32, pretrained=False)
     assert (gru.sequence.hidden_size, gru.sequence.num_layers) == (256, 2)
-    tf = create("vit_transformer", img_size=32)
+    tf = create("vit_transformer", img_size=32, pretrained=False)
     layer = tf.sequence.layers[0]
     assert len(tf.sequence.layers) == 2 and layer.self_attn.num_heads == 8 and layer.self_attn.embed_dim == 192
 

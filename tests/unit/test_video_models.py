@@ -19,12 +19,13 @@ from fvc.train.data import ClipDataset
 from fvc.train.engine import TrainConfig, train
 
 CLIP = {"frames": 8, "size": 64}
+SCRATCH = {"pretrained": False}  # the registry starts these from published weights; tests are offline
 
 
 @pytest.mark.parametrize("name", ["slowfast", "x3d", "r3d", "r2plus1d", "variable_ar_cnn"])
 def test_forward_backward_on_cpu(name):
     torch.manual_seed(0)
-    model = create(name, **model_kwargs(name, None, CLIP))
+    model = create(name, **model_kwargs(name, SCRATCH, CLIP))
     logits = model(torch.randn(2, 3, 8, 64, 64))  # (B, C, T, H, W)
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
     logits.sum().backward()
@@ -39,7 +40,7 @@ def test_torchvision_resnets_start_with_identity_residual_blocks(name):
     import torchvision.models.video as video
 
     torch.manual_seed(0)
-    model = create(name).train()
+    model = create(name, pretrained=False).train()
     blocks = [m for m in model.backbone.modules() if isinstance(m, video.resnet.BasicBlock)]
     assert len(blocks) == 8
     x = torch.randn(2, 64, 2, 8, 8)
@@ -56,11 +57,11 @@ def test_torchvision_resnets_start_with_identity_residual_blocks(name):
 def test_channels_last_weights_load_from_contiguous_state(name):
     """Channels-last 3D weights (faster on CPU) are a layout only: a contiguous state dict gives the same outputs."""
     torch.manual_seed(0)
-    model = create(name, **model_kwargs(name, None, {"frames": 4, "size": 32}))
+    model = create(name, **model_kwargs(name, SCRATCH, {"frames": 4, "size": 32}))
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
     assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    other = create(name, **model_kwargs(name, None, {"frames": 4, "size": 32}))
+    other = create(name, **model_kwargs(name, SCRATCH, {"frames": 4, "size": 32}))
     other.load_state_dict(state)
     x = torch.randn(2, 3, 4, 32, 48)
     torch.testing.assert_close(other.eval()(x), model.eval()(x))
@@ -75,17 +76,17 @@ def test_torchvision_resnet_depths(name):
     from fvc.models.video3d import RESNET_STAGES
 
     published = {k: v.shape for k, v in getattr(video, f"{name}_18")().state_dict().items() if not k.startswith("fc.")}
-    assert {k: v.shape for k, v in create(name, depth=18).backbone.state_dict().items()} == published
+    assert {k: v.shape for k, v in create(name, depth=18, pretrained=False).backbone.state_dict().items()} == published
     for depth, stages in RESNET_STAGES.items():
-        model = create(name, depth=depth)
+        model = create(name, depth=depth, pretrained=False)
         blocks = [len(getattr(model.backbone, f"layer{i}")) for i in range(1, 5)]
         assert tuple(blocks) == stages and all(isinstance(b, resnet.BasicBlock) for b in model.backbone.layer1)
     with pytest.raises(ValueError, match="depth must be one of 10, 18, 34"):
-        create(name, depth=50)
+        create(name, depth=50, pretrained=False)
 
 
 def test_slowfast_pathways_get_the_right_frame_counts():
-    model = create("slowfast", frames=16, size=64, alpha=4)
+    model = create("slowfast", frames=16, size=64, alpha=4, model_depth=18, pretrained=False)
     slow, fast = model.pathways(torch.randn(1, 3, 16, 64, 64))
     assert slow.shape[2] == 4 and fast.shape[2] == 16
     torch.testing.assert_close(slow, fast[:, :, ::4])

@@ -41,6 +41,10 @@ class SlowFast(nn.Module):
         )
         self.backbone = nn.ModuleList(list(self.net.blocks)[:-1])  # everything but the head: its own learning rate
 
+    def published_layout(self) -> tuple[nn.Module, tuple[str, ...]]:
+        """PyTorchVideo's checkpoints are ``create_slowfast``'s state dict: ``self.net``, less the 400-class projection."""
+        return self.net, (f"blocks.{len(self.net.blocks) - 1}.proj.",)
+
     def pathways(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(B, C, T, H, W) -> [slow (T / alpha frames), fast (T frames)]."""
         return [x[:, :, :: self.alpha], x]
@@ -75,6 +79,11 @@ class X3D(nn.Module):
         # loaded weights keep it, and the values are the same.
         self.net.to(memory_format=torch.channels_last_3d)
         self.backbone = nn.ModuleList(list(self.net.blocks)[:-1])
+
+    def published_layout(self) -> tuple[nn.Module, tuple[str, ...]]:
+        """PyTorchVideo's checkpoints are ``create_x3d``'s state dict: ``self.net``, less the 400-class projection
+        (the head's pre/post convolutions are kept: they are features, not classes)."""
+        return self.net, (f"blocks.{len(self.net.blocks) - 1}.proj.",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -124,6 +133,10 @@ class TorchvisionVideo(nn.Module):
         net.fc = nn.Identity()
         self.backbone = net
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
+
+    def published_layout(self) -> tuple[nn.Module, tuple[str, ...]]:
+        """torchvision's checkpoints are ``VideoResNet``'s state dict: ``self.backbone``, less the 400-class ``fc``."""
+        return self.backbone, ("fc.",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

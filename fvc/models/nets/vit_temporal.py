@@ -31,7 +31,7 @@ class ViTTemporal(nn.Module):
     ) -> None:
         super().__init__()
         kwargs = {k: v for k, v in (("img_size", img_size), ("patch_size", patch_size), ("depth", depth)) if v}
-        self.backbone = create_backbone(vit, pretrained, **kwargs)
+        self.backbone = create_backbone(vit, pretrained, owner=f"vit_{temporal}", **kwargs)
         width = self.backbone.num_features
         self.temporal = temporal
         if temporal == "gru":

@@ -31,6 +31,7 @@ include: "rules/features.smk"
 include: "rules/hpo.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/test.smk"
 
 
 onstart:

@@ -53,12 +53,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
     query.set_defaults(func=_query)
 
-    predict = commands.add_parser("predict", help="score videos or images with a trained model (mean over its folds)")
-    predict.add_argument("paths", nargs="+", type=Path, help="video or image files")
-    predict.add_argument("--model", required=True, help="a model the workflow trained, e.g. naive_cnn")
+    predict = commands.add_parser(
+        "predict", help="score videos or images with trained models (mean over each model's folds)",
+        description="Score files with trained fold models: the mean P(fake) over each model's folds, one row per\n"
+        "(file, model). PATH may be a video or image file, a folder (every video/image below it, sorted;\n"
+        "files under real/ and fake/ keep that label as true_label) or a CSV sample sheet (path,label[,group\n"
+        "[,family]], paths relative to the sheet's folder). A file that cannot be read gets its error in the\n"
+        "error column; a missing folder or sheet, an empty folder or a sheet without a path column stops here.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="video/image files, folders, CSV sample sheets")
+    predict.add_argument("--model", required=True, help="a model the workflow trained (naive_cnn), a comma-separated list, or 'all'")
     predict.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
-    predict.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default: csv)")
-    predict.add_argument("--out", type=Path, help="write here instead of standard output")
+    predict.add_argument("--format", choices=("csv", "json", "parquet"), default="csv", help="output format (default: csv; parquet needs --out)")
+    predict.add_argument("--out", type=Path, help="write here (atomically) instead of standard output")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=_predict)
 
     export = commands.add_parser("export", help="export a trained torch fold model to TorchScript or ONNX, with a parity check")
@@ -178,27 +187,36 @@ def _workflow_config(files: Sequence[Path]) -> dict:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from fvc.inference import load_fold_models, predict_files
+    from fvc.inference import InputError, expand_inputs, predict_table, resolve_models
 
+    if args.format == "parquet" and not args.out:
+        print("fvc predict: --format parquet writes a file: give --out FILE.parquet (Parquet is not written to standard output)", file=sys.stderr)
+        return 2
     try:
+        inputs = expand_inputs(args.paths)  # a typo in a folder or sheet name: one line, before any model loads
         # An unregistered name, an untrained model or a fold folder holding the wrong kind of file: one line.
-        models = load_fold_models(args.results, args.model)
-    except (FileNotFoundError, ValueError) as exc:
+        table = predict_table(inputs, args.results, resolve_models(args.results, args.model), progress=not args.quiet)
+    except (InputError, FileNotFoundError, ValueError) as exc:
         print(f"fvc predict: {exc}", file=sys.stderr)
         return 2
-    table = predict_files(args.paths, models)
-    text = table.to_json(orient="records", indent=2) if args.format == "json" else table.to_csv(index=False)
-    if args.out:
-        from fvc.io.atomic import write_text
+    if args.format == "parquet":
+        from fvc.io.atomic import write_parquet
 
-        write_text(args.out, text)
+        write_parquet(args.out, table)
     else:
-        sys.stdout.write(text)
-    failed = table[table["error"] != ""]
+        text = table.to_json(orient="records", indent=2) if args.format == "json" else table.to_csv(index=False)
+        if args.out:
+            from fvc.io.atomic import write_text
+
+            write_text(args.out, text)
+        else:
+            sys.stdout.write(text)
+    failed = table[table["error"] != ""].drop_duplicates(["path", "error"])
     for path, error in zip(failed["path"], failed["error"], strict=True):
         print(f"fvc predict: {path}: {error}", file=sys.stderr)
     if len(failed):
-        print(f"fvc predict: {len(failed)} of {len(table)} file(s) could not be scored (see the error column)", file=sys.stderr)
+        files = table["path"].nunique()
+        print(f"fvc predict: {failed['path'].nunique()} of {files} file(s) could not be scored (see the error column)", file=sys.stderr)
     return 0
 
 

@@ -104,6 +104,7 @@ def validate_config(config: Mapping[str, Any], *, check_models: bool = True, che
     _validate(dict(config), schema, what="config")
     if check_input:
         _validate_input(config)
+        _validate_test_sets(config)
     if not check_models:
         return config
     from fvc.models import registry  # deferred: the registry imports model families
@@ -214,6 +215,16 @@ def _validate_input(config: Mapping[str, Any]) -> None:
     so a config refused here could never have been split; the split itself checks the final numbers.
     """
     kind, path = config["input"]["kind"], Path(config["input"]["path"])
+    if config["split"].get("strategy") == "leave_one_family_out":
+        if kind != "synth" and not path.exists():
+            raise ConfigError(f"config key 'input.path': '{path}' does not exist")
+        from fvc.data.splits import heldout_families
+
+        try:
+            heldout_families(dict(config))  # one fold per family: the split checks each fold's balance
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"config key 'split.strategy': {exc}") from None
+        return
     folds = int(config["split"]["folds"])
     if kind == "folder":
         if not path.is_dir():
@@ -244,6 +255,27 @@ def _validate_input(config: Mapping[str, Any]) -> None:
 
 
 _LABELS = ("real", "fake")
+
+
+def _validate_test_sets(config: Mapping[str, Any]) -> None:
+    """Each ``test_sets.<name>``: a folder or sheet that exists, or a synthetic corpus with valid settings written
+    somewhere other than the training corpus (both would be generated into one folder)."""
+    for name, source in (config.get("test_sets") or {}).items():
+        if source is None:  # dropped
+            continue
+        where = f"config key 'test_sets.{name}"
+        path = Path(source["path"])
+        if source["kind"] == "synth":
+            from fvc.data.synth import SynthConfig
+
+            try:
+                SynthConfig(**(source.get("synth") or {}))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{where}.synth': {exc}") from None
+            if config["input"]["kind"] == "synth" and path.resolve() == Path(config["input"]["path"]).resolve():
+                raise ConfigError(f"{where}.path': '{path}' is the training corpus's folder (input.path); give the test set its own")
+        elif not path.exists():
+            raise ConfigError(f"{where}.path': {'data folder' if source['kind'] == 'folder' else 'sample sheet'} '{path}' does not exist")
 
 
 def _count_files(folder: Path, enough: int) -> int:

@@ -73,6 +73,14 @@ VIEWS: tuple[View, ...] = (
          "paired model comparison: AUC differences, bootstrap CI, Wilcoxon p"),
     View("registry", ("registry.json",), "SELECT * FROM read_json({src})",
          "model files with metrics, params, config hash and code version"),
+    View("test_predictions", ("test/*/*/*/predictions.parquet",),
+         "SELECT regexp_extract(filename, '([^/\\\\]+)[/\\\\][^/\\\\]+[/\\\\][^/\\\\]+[/\\\\]predictions\\.parquet$', 1) AS test_set, "
+         "regexp_extract(filename, '([^/\\\\]+)[/\\\\][^/\\\\]+[/\\\\]predictions\\.parquet$', 1) AS model, "
+         "regexp_extract(filename, '([^/\\\\]+)[/\\\\]predictions\\.parquet$', 1) AS part, "
+         "* EXCLUDE (filename) FROM read_parquet({src}, filename = true, union_by_name = true)",
+         "external test sets, per video: test_set, model, part (fold_<k> or ensemble), video_id, label, score, in_training, family"),
+    View("test_metrics", ("compare/test_summary.csv",), "SELECT * FROM read_csv({src}, header = true)",
+         "test_summary.csv: test_set x model x level (video, clip, family:<name>), mean/std over folds, ensemble, cv AUC"),
     View("hpo_trials", ("hpo/*/trials.parquet",),
          _named_by_path("model", r"([^/\\]+)[/\\]trials\.parquet$"),
          "every hyper-parameter search trial: model, number, state, value, seconds, interrupted, param_<name>..."),

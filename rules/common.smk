@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from fvc.config import ConfigError, validate_config
+from fvc.data.splits import heldout_families
 from fvc.io.results_dir import check_results_dir
 from fvc.models import get_spec, resolve_params
 
@@ -21,7 +22,10 @@ except ConfigError as error:
 
 RESULTS = config["results"].rstrip("/")
 MODELS = list(config["models"])
-FOLDS = list(range(config["split"]["folds"]))
+SPLIT_STRATEGY = config["split"].get("strategy", "group_kfold")
+# leave_one_family_out: one fold per manipulation family, known from the config before anything runs.
+HELDOUT_FAMILIES = heldout_families(config) if SPLIT_STRATEGY == "leave_one_family_out" else []
+FOLDS = list(range(len(HELDOUT_FAMILIES) or config["split"]["folds"]))
 SHARDS = list(range(config["shards"]))
 
 
@@ -56,8 +60,21 @@ HPO_MODELS = [m for m in MODELS if m in HPO]
 HPO_MODELS_RE = "|".join(HPO_MODELS) if HPO_MODELS else "(?!)"
 
 
+# External test sets (rules/test.smk): name -> source, as `input`.
+# An entry set to null is dropped (Snakemake merges configs key by key, so a null is how a config removes one).
+TEST_SETS = {name: source for name, source in (config.get("test_sets") or {}).items() if source}
+# What scoring a test set writes per model: each fold model's scores, and their ensemble's.
+TEST_PARTS = [f"fold_{fold}" for fold in FOLDS] + ["ensemble"]
+
+
+def test_set_seed(name):
+    """A synthetic test set's seed: its own, else the master seed + 1 (never the training corpus's)."""
+    return int(TEST_SETS[name].get("seed", config["seed"] + 1))
+
+
 wildcard_constraints:
     model="|".join(MODELS),
+    test_set="|".join(TEST_SETS) if TEST_SETS else "(?!)",
     fold=r"\d+",
     shard=r"\d+",
     clipset="|".join(CLIPSETS),
@@ -79,7 +96,7 @@ def sweep_orphan_temps():
 
 
 def get_final_output():
-    return [
+    outputs = [
         f"{RESULTS}/compare/summary.csv",
         f"{RESULTS}/compare/metrics.parquet",
         f"{RESULTS}/compare/paired.csv",
@@ -87,6 +104,48 @@ def get_final_output():
         f"{RESULTS}/registry.json",
         f"{RESULTS}/rejected.csv",
     ]
+    if TEST_SETS:
+        outputs += [f"{RESULTS}/compare/test_summary.csv", f"{RESULTS}/compare/test_plots"]
+    return outputs
+
+
+def get_test_index_input(wildcards):
+    """What a test set's index depends on, as get_index_input for the training corpus."""
+    source = TEST_SETS[wildcards.test_set]
+    kind, path = source["kind"], Path(source["path"])
+    if kind == "synth":
+        return [str(path / "samples.csv")]
+    if kind == "sheet":
+        return [str(path)]
+    return [str(path / label) for label in ("real", "fake") if (path / label).is_dir()]
+
+
+def get_test_score_data(wildcards):
+    """A model scores a test set from what it was trained on: the set's feature table or its clip shards."""
+    clipset = model_clipset(wildcards.model)
+    base = f"{RESULTS}/test/{wildcards.test_set}"
+    manifests = expand(f"{base}/clips/{clipset}/shard_{{shard}}/manifest.parquet", shard=SHARDS)
+    if get_spec(wildcards.model).kind == "sklearn":
+        return {"features": f"{base}/features/{clipset}.parquet", "manifests": manifests}
+    return {"manifests": manifests}
+
+
+def get_all_test_metrics(wildcards):
+    return expand(
+        f"{RESULTS}/test/{{test_set}}/{{model}}/{{part}}/metrics.json",
+        test_set=TEST_SETS,
+        model=MODELS,
+        part=TEST_PARTS,
+    )
+
+
+def get_all_test_predictions(wildcards):
+    return expand(
+        f"{RESULTS}/test/{{test_set}}/{{model}}/{{part}}/predictions.parquet",
+        test_set=TEST_SETS,
+        model=MODELS,
+        part=TEST_PARTS,
+    )
 
 
 def get_index_input(wildcards):

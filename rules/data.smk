@@ -42,13 +42,16 @@ rule split:
         videos=rules.index.output.videos,
         manifests=get_all_clip_manifests,
     output:
-        f"{RESULTS}/splits/folds.parquet",
+        folds=f"{RESULTS}/splits/folds.parquet",
+        balance=f"{RESULTS}/splits/fold_balance.csv",
     log:
         f"{RESULTS}/logs/split.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/split.tsv"
     params:
-        folds=config["split"]["folds"],
+        folds=len(FOLDS),
+        strategy=SPLIT_STRATEGY,
+        families=HELDOUT_FAMILIES,
         seed=config["seed"],
     script:
         "../scripts/split.py"

@@ -2,6 +2,19 @@
 
 Splits are made on source videos only. Anything derived from a video later (augmented copies, clips)
 inherits its fold through ``video_id``, so nothing derived from a validation video can reach training.
+
+Two strategies (config ``split.strategy``):
+
+- ``group_kfold``: stratified group k-fold; a video trains in every fold but its own.
+- ``leave_one_family_out``: one fold per manipulation family, the question "does it catch a manipulation it
+  never saw?". Fold ``k`` holds out family ``k``: its validation part is that family's fakes and the real
+  videos of the held-out groups, its training part the real videos of the other groups and the fakes of every
+  other family. Groups never straddle a fold's parts. A group whose fakes are all of one family is held out
+  in that family's fold; groups with several families (one source, many manipulations, as in FF++) or none
+  are spread over the folds. The folds table says so with one more column, ``family_fold``: the fold whose
+  held-out family a fake belongs to (-1 for real videos, and for every video under ``group_kfold``), and
+  :func:`fold_roles` turns it into each video's part in a fold: a fake of the held-out family in a training
+  group, or of another family in a held-out group, takes part in neither.
 """
 
 from __future__ import annotations
@@ -10,9 +23,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-__all__ = ["FOLD_COLUMNS", "fold_rows", "inner_validation", "make_folds", "sample_groups", "train_val_ids"]
+__all__ = [
+    "FOLD_COLUMNS", "STRATEGIES", "fold_balance", "fold_balance_table", "fold_roles", "fold_rows", "heldout_families", "heldout_family", "inner_validation", "make_folds",
+    "make_family_folds", "sample_groups", "train_val_ids",
+]  # fmt: skip
 
 FOLD_COLUMNS = ["video_id", "group", "label", "fold"]
+STRATEGIES = ("group_kfold", "leave_one_family_out")
 
 
 def make_folds(videos: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
@@ -39,12 +56,104 @@ def make_folds(videos: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     return table[FOLD_COLUMNS]
 
 
-def train_val_ids(folds: pd.DataFrame, fold: int) -> tuple[pd.Index, pd.Index]:
-    """``video_id``s for training and validation of ``fold``."""
+def make_family_folds(videos: pd.DataFrame, families: list[str], seed: int) -> pd.DataFrame:
+    """Leave-one-family-out folds: fold ``k`` holds out ``families[k]`` (see the module docstring).
+
+    ``families`` is the list the workflow scheduled folds for (:func:`heldout_families`); every one must still
+    have fakes after indexing, and every fold must keep both classes on both sides, or this fails naming it.
+    """
+    if len(families) < 2:
+        raise ValueError(f"leave_one_family_out needs at least 2 manipulation families, got {families}")
+    table = videos[["video_id", "group", "label", "family"]].sort_values("video_id", kind="stable").reset_index(drop=True)
+    fakes = table["label"] == "fake"
+    present = set(table.loc[fakes, "family"])
+    if missing := [f for f in families if f not in present]:
+        raise ValueError(f"leave_one_family_out: no fake videos of {', '.join(missing)} are left after indexing (rejected.csv says why)")
+    if extra := sorted(present - set(families)):
+        raise ValueError(f"leave_one_family_out: fakes of {', '.join(extra)} have no fold (scheduled families: {', '.join(families)})")
+    index = {family: k for k, family in enumerate(families)}
+    group_families = table[fakes].groupby("group")["family"].agg(lambda f: sorted(set(f)))
+    group_fold = {g: index[f[0]] for g, f in group_families.items() if len(f) == 1}
+    # Groups with several families, or only real videos: spread over the folds, seeded, in a fixed order.
+    spread = sorted(set(table["group"]) - set(group_fold))
+    rng = np.random.default_rng(seed)
+    for i, group in enumerate(rng.permutation(np.array(spread, dtype=object))):
+        group_fold[group] = i % len(families)
+    table["fold"] = table["group"].map(group_fold).astype(np.int64)
+    table["family_fold"] = np.where(fakes, table["family"].map(index).fillna(-1), -1).astype(np.int64)
+    out = table[[*FOLD_COLUMNS, "family", "family_fold"]]
+    for k, family in enumerate(families):
+        balance = fold_balance(out, k)
+        for part in ("train", "val"):
+            for label in ("real", "fake"):
+                if balance[f"{part}_{label}"] == 0:
+                    raise ValueError(f"leave_one_family_out: fold {k} (held-out family {family}) has no {label} videos to "
+                                     f"{'train on' if part == 'train' else 'validate on'}; add real videos or groups")  # fmt: skip
+    return out
+
+
+def heldout_families(config: dict) -> list[str]:
+    """The families ``leave_one_family_out`` holds out, one fold each, sorted: known before anything runs, so
+    Snakemake can schedule the folds. From ``synth.families`` for the embedded corpus, from the sheet's
+    ``family`` column for a sample sheet; a folder input records no families."""
+    source = config["input"]
+    if source["kind"] == "synth":
+        from fvc.data.synth import SynthConfig
+
+        families = (config.get("synth") or {}).get("families") or SynthConfig().families
+        return sorted(set(families))
+    if source["kind"] != "sheet":
+        raise ValueError("split.strategy leave_one_family_out needs manipulation families: use a sample sheet with a family "
+                         "column (input.kind: sheet), not a real/fake folder")  # fmt: skip
+    sheet = pd.read_csv(source["path"], dtype=str, keep_default_na=False)
+    if "family" not in sheet.columns:
+        raise ValueError(f"split.strategy leave_one_family_out: sample sheet '{source['path']}' has no family column")
+    fakes = sheet[sheet.get("label", pd.Series(dtype=str)).str.strip().str.lower() == "fake"]
+    if (fakes["family"].str.strip() == "").any():
+        raise ValueError(f"split.strategy leave_one_family_out: {int((fakes['family'].str.strip() == '').sum())} fake row(s) of "
+                         f"'{source['path']}' have no family")  # fmt: skip
+    return sorted(set(fakes["family"].str.strip()))
+
+
+def fold_roles(folds: pd.DataFrame, fold: int) -> pd.Series:
+    """Each video's part in ``fold``: ``train``, ``val`` or ``unused`` (indexed like ``folds``)."""
     if fold not in set(folds["fold"]):
         raise ValueError(f"fold {fold} not in splits (have {sorted(set(folds['fold']))})")
-    is_val = folds["fold"] == fold
-    return pd.Index(folds.loc[~is_val, "video_id"]), pd.Index(folds.loc[is_val, "video_id"])
+    held = folds["fold"] == fold
+    family_fold = folds["family_fold"] if "family_fold" in folds.columns else pd.Series(-1, index=folds.index)
+    own_family, other_family = family_fold.eq(fold), family_fold.ne(-1) & family_fold.ne(fold)
+    roles = pd.Series("unused", index=folds.index)
+    roles[held & ~other_family] = "val"
+    roles[~held & ~own_family] = "train"
+    return roles
+
+
+def fold_balance(folds: pd.DataFrame, fold: int) -> dict[str, int]:
+    """Videos per part and label of ``fold``: train_real, train_fake, val_real, val_fake, unused."""
+    roles = fold_roles(folds, fold)
+    counts = {f"{part}_{label}": int(((roles == part) & (folds["label"] == label)).sum()) for part in ("train", "val") for label in ("real", "fake")}
+    return {**counts, "unused": int((roles == "unused").sum())}
+
+
+def heldout_family(folds: pd.DataFrame, fold: int) -> str | None:
+    """The family ``fold`` holds out (leave_one_family_out), else None."""
+    if "family_fold" not in folds.columns or not (folds["family_fold"] == fold).any():
+        return None
+    return str(folds.loc[folds["family_fold"] == fold, "family"].iloc[0])
+
+
+def fold_balance_table(folds: pd.DataFrame, families: list[str] | None = None) -> pd.DataFrame:
+    """One row per fold: its held-out family (leave_one_family_out) and :func:`fold_balance`'s counts."""
+    rows = []
+    for fold in sorted(int(f) for f in folds["fold"].unique()):
+        rows.append({"fold": fold, "heldout_family": families[fold] if families else "", **fold_balance(folds, fold)})
+    return pd.DataFrame(rows)
+
+
+def train_val_ids(folds: pd.DataFrame, fold: int) -> tuple[pd.Index, pd.Index]:
+    """``video_id``s for training and validation of ``fold``."""
+    roles = fold_roles(folds, fold)
+    return pd.Index(folds.loc[roles == "train", "video_id"]), pd.Index(folds.loc[roles == "val", "video_id"])
 
 
 def fold_rows(rows: pd.DataFrame, folds: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:

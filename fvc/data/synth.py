@@ -38,6 +38,8 @@ from fvc.io.video import decode_all
 
 __all__ = [
     "FAMILY_NAMES",
+    "HELDOUT_FAMILY_NAMES",
+    "KNOWN_FAMILIES",
     "SAMPLE_COLUMNS",
     "SynthConfig",
     "generate_corpus",
@@ -48,6 +50,11 @@ __all__ = [
 
 FAMILY_NAMES: tuple[str, ...] = ("splice", "upsample", "double_compression", "flicker", "interpolation")
 """Manipulation families, in the order they are cycled over scenes by default."""
+
+HELDOUT_FAMILY_NAMES: tuple[str, ...] = ("regrain",)
+"""Families that no default training corpus contains: the shipped test set's unseen manipulation."""
+
+KNOWN_FAMILIES: tuple[str, ...] = FAMILY_NAMES + HELDOUT_FAMILY_NAMES
 
 SAMPLE_COLUMNS: tuple[str, ...] = ("path", "label", "group", "family")
 """Columns of ``samples.csv``."""
@@ -112,9 +119,9 @@ def _normalise_families(families: object) -> tuple[str, ...]:
     out = tuple(families)  # type: ignore[arg-type]
     if not out:
         raise ValueError("families must name at least one manipulation family")
-    unknown = [name for name in out if name not in FAMILY_NAMES]
+    unknown = [name for name in out if name not in KNOWN_FAMILIES]
     if unknown:
-        raise ValueError(f"families has unknown entries {unknown}; known families: {', '.join(FAMILY_NAMES)}")
+        raise ValueError(f"families has unknown entries {unknown}; known families: {', '.join(KNOWN_FAMILIES)}")
     return out
 
 
@@ -270,7 +277,7 @@ def manipulate(
     try:
         apply = _FAMILIES[family]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown manipulation family {family!r}; known families: {', '.join(FAMILY_NAMES)}") from None
+        raise ValueError(f"unknown manipulation family {family!r}; known families: {', '.join(KNOWN_FAMILIES)}") from None
     frames = _check_frames("frames", frames)
     if donor is not None:
         donor = _check_frames("donor", donor)
@@ -726,6 +733,30 @@ def _interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarr
 _Manipulation = Callable[[np.ndarray, np.random.Generator, "np.ndarray | None"], np.ndarray]
 
 # Read-only so that the dispatch table is not module-level mutable state.
+def _regrain(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    # A retouched region (a beauty filter, a diffusion model's inpainting): denoised, which takes the fine
+    # texture and the camera's and codec's noise with it, then given synthetic grain to hide the smoothness.
+    # Traces: the missing texture under the grain, and grain that is white, luma-only and fresh every frame,
+    # unlike the sensor noise around it. Not in the default training families (HELDOUT_FAMILY_NAMES): a
+    # detector meets it first in the shipped test set, as an unseen manipulation.
+    del donor
+    n_frames, height, width, _ = frames.shape
+    sigma = rng.uniform(0.8, 1.6)
+    grain = rng.uniform(2.0, 5.0)
+    if rng.random() < 0.3:
+        masks = np.ones((n_frames, height, width), dtype=np.float32)
+    else:
+        masks = _moving_masks(n_frames, height, width, rng, scale=_REGION_SCALE, feather=_REGION_FEATHER)
+    out = np.empty_like(frames)
+    for t in range(n_frames):
+        host = frames[t].astype(np.float32)
+        smooth = ndimage.gaussian_filter(host, (sigma, sigma, 0.0))
+        edited = smooth + np.float32(grain) * rng.standard_normal((height, width, 1)).astype(np.float32)
+        mask = masks[t][..., None]
+        out[t] = _to_uint8(host + mask * (edited - host))
+    return out
+
+
 _FAMILIES: Mapping[str, _Manipulation] = MappingProxyType(
     {
         "splice": _splice,
@@ -733,6 +764,7 @@ _FAMILIES: Mapping[str, _Manipulation] = MappingProxyType(
         "double_compression": _double_compression,
         "flicker": _flicker,
         "interpolation": _interpolation,
+        "regrain": _regrain,
     }
 )
-assert tuple(_FAMILIES) == FAMILY_NAMES
+assert tuple(_FAMILIES) == KNOWN_FAMILIES

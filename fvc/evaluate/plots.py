@@ -43,7 +43,7 @@ from fvc.io.atomic import atomic_path  # noqa: E402
 __all__ = [
     "HIGHLIGHT", "MAIN_METRICS", "PRIMARY", "SeriesStyle", "series_style", "series_styles", "confusion_counts", "confusion_figure", "family_accuracy", "family_accuracy_figure",
     "fold_metrics_figure", "has_families", "learning_curves_figure", "plot_results", "pr_figure", "roc_figure",
-    "save_figure", "write_plots",
+    "save_figure", "test_auc_heatmap", "test_roc_figure", "write_plots", "write_test_plots",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -467,3 +467,77 @@ def plot_results(
     history = collect_histories(p.parent for p in prediction_paths)
     videos = pd.read_parquet(videos_path) if videos_path is not None else None
     return write_plots(scores, pd.read_parquet(metrics_path), out_dir, videos=videos, history=history)
+
+
+@_styled
+def test_auc_heatmap(summary: pd.DataFrame) -> Figure:
+    """Models x (in-domain cross-validation, then each test set): video-level ROC-AUC, the fold models' mean with
+    the ensemble's value beneath; a diverging map centred on chance, so generalisation gaps read at a glance."""
+    video = summary[summary["level"] == "video"]
+    test_sets = sorted(video["test_set"].unique())
+    mean = video.pivot(index="model", columns="test_set", values="roc_auc_mean").reindex(columns=test_sets)
+    ensemble = video.pivot(index="model", columns="test_set", values="roc_auc_ensemble").reindex(columns=test_sets) \
+        if "roc_auc_ensemble" in video.columns else None  # fmt: skip
+    columns = test_sets
+    if "cv_roc_auc_mean" in video.columns:
+        mean.insert(0, "cross-validation", video.groupby("model")["cv_roc_auc_mean"].first())
+        columns = ["cross-validation", *test_sets]
+    mean = mean.sort_values(columns[-1], ascending=False, kind="stable")
+    fig = _figure(max(6.5, 2.6 + 1.6 * len(columns)), max(3.0, 1.4 + 0.42 * len(mean)))
+    ax = fig.add_subplot()
+    image = ax.imshow(mean.to_numpy(dtype=float), cmap="RdBu", vmin=0.0, vmax=1.0, aspect="auto")
+    for i, model in enumerate(mean.index):
+        for j, column in enumerate(columns):
+            value = mean.loc[model, column]
+            text = "n/a" if value != value else f"{value:.3f}"
+            if ensemble is not None and column in ensemble.columns and ensemble.loc[model, column] == ensemble.loc[model, column]:
+                text += f"\nens. {ensemble.loc[model, column]:.3f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if value == value and abs(value - 0.5) > 0.3 else "black")
+    ax.set_xticks(np.arange(len(columns)), columns, rotation=20, ha="right")
+    ax.set_yticks(np.arange(len(mean)), mean.index)
+    ax.grid(False)
+    ax.set_title("Video ROC-AUC: cross-validation vs test sets\n(mean of the fold models; ens. = their ensemble)")
+    fig.colorbar(image, ax=ax, label="ROC-AUC (0.5 = chance)")
+    return fig
+
+
+@_styled
+def test_roc_figure(scores: pd.DataFrame, test_set: str) -> Figure:
+    """One test set: each model's ensemble ROC (mean P(fake) over its fold models), AUC in the legend."""
+    fig = _figure(6.4, 5.4)
+    ax = fig.add_subplot()
+    models = sorted(scores["model"].unique())
+    styles = series_styles(models)
+    for model in models:
+        group = scores[scores["model"] == model]
+        if group["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = skm.roc_curve(group["label"], group["score"])
+        ax.plot(fpr, tpr, lw=1.6, **styles[model].line(), label=f"{model} (AUC {skm.roc_auc_score(group['label'], group['score']):.3f})")
+    ax.plot([0, 1], [0, 1], ls="--", lw=1.0, color="0.55", label="chance")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
+    ax.set_xlabel("false-positive rate (real videos called fake)")
+    ax.set_ylabel("true-positive rate (fake videos detected)")
+    ax.set_title(f"Test set {test_set}: ROC of each model's fold ensemble")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def write_test_plots(summary: pd.DataFrame, prediction_paths: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
+    """The AUC heatmap and one ROC figure per test set (ensemble predictions, training duplicates left out)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if not summary.empty:
+        written.append(save_figure(test_auc_heatmap(summary), out_dir / "test_auc_heatmap.png"))
+    frames = []
+    for path in map(Path, prediction_paths):
+        if path.parent.name != "ensemble":
+            continue
+        frame = pd.read_parquet(path)
+        frames.append(frame[~frame["in_training"]].assign(model=path.parent.parent.name, test_set=path.parent.parent.parent.name))
+    if frames:
+        scores = pd.concat(frames, ignore_index=True)
+        for test_set, group in scores.groupby("test_set", sort=True):
+            written.append(save_figure(test_roc_figure(group, str(test_set)), out_dir / f"test_roc-{test_set}.png"))
+    return written

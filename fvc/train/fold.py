@@ -17,6 +17,7 @@ import joblib
 import pandas as pd
 
 import fvc
+from fvc.data.splits import heldout_family, train_val_ids
 from fvc.evaluate.degenerate import fold_warnings
 from fvc.evaluate.metrics import binary_metrics, video_level
 from fvc.io.atomic import atomic_path, write_json, write_parquet
@@ -96,7 +97,9 @@ def train_fold(
         "fold": fold,
         "seed": seed,
         "params": params,
-        "n_train_videos": int((folds["fold"] != fold).sum()),
+        "n_train_videos": len(train_val_ids(folds, fold)[0]),
+        # leave_one_family_out: the manipulation this fold never trained on (its AUC is on an unseen family).
+        "heldout_family": heldout_family(folds, fold),
         "n_val_videos": int(len(videos)),
         "threshold": 0.5,
         "clip": binary_metrics(predictions["label"].to_numpy(), predictions["score"].to_numpy()),

@@ -117,7 +117,8 @@ def _no_network(*args, **kwargs):
     raise urllib.error.URLError("network is unreachable")
 
 
-@pytest.mark.parametrize(("name", "other"), [("r3d", "r2plus1d"), ("slowfast", "x3d"), ("x3d", "slowfast"), ("transfer", "vit_gru")])
+@pytest.mark.parametrize(("name", "other"), [("transfer", "vit_gru"), ("vit_gru", "transfer"), ("vit_transformer", "transfer"), ("slowfast", "x3d"),
+                                             ("x3d", "slowfast"), ("r3d", "r2plus1d"), ("r2plus1d", "r3d")])  # fmt: skip
 def test_a_checkpoint_of_another_model_fails_naming_keys(name, other, tmp_path):
     path, _, _ = publisher_checkpoint(other, tmp_path)
     with pytest.raises(PretrainedError, match=r"do not fit .*(missing|unexpected): \S+\.(weight|bias)"):
@@ -229,3 +230,16 @@ def test_a_fold_records_the_weights_it_started_from_and_normalises_as_they_were_
     assert record["tag"] == weights.tag and record["sha256"] == hub.sha256_file(path) and record["source"] == path.as_uri()
     saved = torch.load(tmp_path / "fold_0" / "model.pt", map_location="cpu", weights_only=True)
     assert tuple(saved["default_cfg"]["mean"]) == weights.mean and tuple(saved["default_cfg"]["std"]) == weights.std
+
+
+def test_weights_already_in_torch_hubs_cache_are_used_without_a_download(tmp_path, monkeypatch):
+    """$TORCH_HOME/hub/checkpoints (where torch.hub and PyTorchVideo put them) counts as cached."""
+    path, state, target = publisher_checkpoint("x3d", tmp_path)
+    weights = hub.published_for("x3d", model_kwargs("x3d", BUILD["x3d"]))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / weights.filename).write_bytes(path.read_bytes())
+    monkeypatch.setattr(hub, "_download", _no_network)
+    found = hub.cached_weights(weights, WeightsConfig(cache=tmp_path / "empty", download=False))
+    assert found.path.parent == tmp_path / "torch" / "hub" / "checkpoints" and found.sha256 == hub.sha256_file(path)
+    assert_backbone_equals_file(create("x3d", **BUILD["x3d"]), state, target)

@@ -62,6 +62,14 @@ def results(tmp_path: Path) -> Path:
     write_parquet(root / "hpo" / "good" / "trials.parquet", pd.DataFrame(
         {"number": [0, 1, 2], "state": ["COMPLETE", "PRUNED", "COMPLETE"], "value": [0.7, 0.4, 0.8], "param_C": [0.1, 1.0, 10.0]}))
     write_parquet(root / "hpo" / "bad" / "trials.parquet", pd.DataFrame({"number": [0], "state": ["COMPLETE"], "value": [0.5], "param_lr": [0.01]}))
+    # An external test set: per-video scores of each fold model and the ensemble, and the summary table.
+    for part, score in (("fold_0", 0.2), ("fold_1", 0.4), ("ensemble", 0.3)):
+        write_parquet(root / "test" / "other" / "good" / part / "predictions.parquet",
+                      pd.DataFrame({"video_id": ["t1", "t2"], "label": [0, 1], "score": [score, 1 - score], "in_training": False}))  # fmt: skip
+    # The test set's own clip shards and features are not predictions.
+    write_parquet(root / "test" / "other" / "clips" / "forensic" / "shard_0" / "manifest.parquet", pd.DataFrame({"video_id": ["t1"]}))
+    pd.DataFrame({"test_set": ["other"], "model": ["good"], "level": ["video"], "roc_auc_mean": [1.0]}).to_csv(
+        root / "compare" / "test_summary.csv", index=False)  # fmt: skip
     return root
 
 
@@ -98,6 +106,9 @@ def test_every_view_is_registered_with_its_rows(results):
     assert _rows("SELECT auc_diff, wilcoxon_p IS NULL AS no_p FROM paired", results) == [{"auc_diff": -0.5, "no_p": True}]
     assert _rows("SELECT model, max(value) AS best, count(param_C) AS with_c FROM hpo_trials GROUP BY model ORDER BY model", results) == [
         {"model": "bad", "best": 0.5, "with_c": 0}, {"model": "good", "best": 0.8, "with_c": 3}]
+    assert _rows("SELECT test_set, model, part, count(*) AS n, round(avg(score), 2) AS mean FROM test_predictions GROUP BY ALL ORDER BY ALL",
+                 results) == [{"test_set": "other", "model": "good", "part": p, "n": 2, "mean": 0.5} for p in ("ensemble", "fold_0", "fold_1")]  # fmt: skip
+    assert _rows("SELECT test_set, model, roc_auc_mean FROM test_metrics", results) == [{"test_set": "other", "model": "good", "roc_auc_mean": 1.0}]
 
 
 def test_predictions_view_names_the_model_from_the_path(results):
@@ -230,7 +241,7 @@ def test_files_outside_the_results_folder_cannot_be_read(results, tmp_path, sour
 def test_files_under_the_results_folder_can_be_read_directly(results):
     assert _rows(f"SELECT count(*) AS n FROM read_csv('{results.as_posix()}/rejected.csv')", results) == [{"n": 3}]
     names = [r["file"] for r in _rows(f"SELECT file FROM glob('{results.as_posix()}/compare/*.csv') ORDER BY file", results)]
-    assert [Path(n).name for n in names] == ["paired.csv", "summary.csv"]
+    assert [Path(n).name for n in names] == ["paired.csv", "summary.csv", "test_summary.csv"]
 
 
 def test_read_only_select_forms_still_run(results):

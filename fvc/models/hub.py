@@ -243,6 +243,12 @@ def cached_weights(weights: PublishedWeights, config: WeightsConfig, model: str 
                 f"delete the file and run `{pull_command(weights, config)}`"
             )  # fmt: skip
         return CachedWeights(weights, path, sha256)
+    if path.is_file():
+        # Put there by hand (copied from a machine with network access): checked as a download is, then recorded.
+        sha256 = sha256_file(path)
+        _check_prefix(weights, sha256, str(path))
+        _write_record(path, sha256)
+        return CachedWeights(weights, path, sha256)
     other = _elsewhere(weights)
     if other is not None:
         sha256 = sha256_file(other)
@@ -276,6 +282,9 @@ def pull(weights: PublishedWeights, root: Path, *, progress: bool = False, timeo
     publisher's hash where one is published), then renamed: an interrupted pull leaves no partial file behind.
     """
     path = _cache_file(weights, root)
+    record = path.with_name(path.name + ".sha256")
+    if path.is_file() and record.is_file() and sha256_file(path) == record.read_text().split()[0]:
+        return CachedWeights(weights, path, record.read_text().split()[0])  # already pulled, and intact
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -295,12 +304,17 @@ def pull(weights: PublishedWeights, root: Path, *, progress: bool = False, timeo
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    _write_record(path, sha256)
+    return CachedWeights(weights, path, sha256)
+
+
+def _write_record(path: Path, sha256: str) -> None:
+    """``<file>.sha256`` in ``sha256sum``'s format, written atomically."""
     record = path.with_name(path.name + ".sha256")
     fd, tmp_record = tempfile.mkstemp(dir=path.parent, prefix=f".{record.name}.")
     with os.fdopen(fd, "w") as f:
         f.write(f"{sha256}  {path.name}\n")
     os.replace(tmp_record, record)
-    return CachedWeights(weights, path, sha256)
 
 
 def _download(url: str, out: Any, *, progress: bool, timeout: float) -> str | None:

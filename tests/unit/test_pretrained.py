@@ -243,3 +243,18 @@ def test_weights_already_in_torch_hubs_cache_are_used_without_a_download(tmp_pat
     found = hub.cached_weights(weights, WeightsConfig(cache=tmp_path / "empty", download=False))
     assert found.path.parent == tmp_path / "torch" / "hub" / "checkpoints" and found.sha256 == hub.sha256_file(path)
     assert_backbone_equals_file(create("x3d", **BUILD["x3d"]), state, target)
+
+
+def test_a_file_copied_into_the_cache_by_hand_is_checked_and_recorded(tmp_path, monkeypatch):
+    """scp'd from a login node instead of pulled: verified like a download (publisher hash prefix), then recorded."""
+    path, _, _ = publisher_checkpoint("r3d", tmp_path)
+    weights = hub.published_for("r3d", {"depth": 18})
+    target = tmp_path / "cache" / "weights" / "torchvision" / weights.filename
+    target.parent.mkdir(parents=True)
+    target.write_bytes(path.read_bytes())
+    config = WeightsConfig(cache=tmp_path / "cache", download=False)
+    with pytest.raises(WeightsUnavailable, match=f"does not start with {weights.sha256_prefix}"):
+        hub.cached_weights(weights, config)  # not the published file: its hash is not the one in the file name
+    monkeypatch.setitem(hub.PUBLISHED, weights.tag, dataclasses.replace(weights, sha256_prefix=hub.sha256_file(path)[:8]))
+    found = hub.cached_weights(hub.PUBLISHED[weights.tag], config)
+    assert found.path == target and (target.parent / f"{target.name}.sha256").read_text().split()[0] == found.sha256

@@ -110,14 +110,8 @@ def get_final_output():
 
 
 def get_test_index_input(wildcards):
-    """What a test set's index depends on, as get_index_input for the training corpus."""
-    source = TEST_SETS[wildcards.test_set]
-    kind, path = source["kind"], Path(source["path"])
-    if kind == "synth":
-        return [str(path / "samples.csv")]
-    if kind == "sheet":
-        return [str(path)]
-    return [str(path / label) for label in ("real", "fake") if (path / label).is_dir()]
+    """What a test set's index depends on, as for the training corpus."""
+    return source_files(TEST_SETS[wildcards.test_set])
 
 
 def get_test_score_data(wildcards):
@@ -149,8 +143,13 @@ def get_all_test_predictions(wildcards):
 
 
 def get_index_input(wildcards):
-    """What the index depends on: the synthetic corpus's sheet, the user's sheet, or the class folders."""
-    kind, path = config["input"]["kind"], Path(config["input"]["path"])
+    return source_files(config["input"])
+
+
+def source_files(source):
+    """What indexing a source (`input`, a test set) depends on: the synthetic corpus's sheet, the user's
+    sheet, or the class folders."""
+    kind, path = source["kind"], Path(source["path"])
     if kind == "synth":
         return [str(path / "samples.csv")]
     if kind == "sheet":

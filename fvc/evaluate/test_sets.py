@@ -82,24 +82,31 @@ def score_test_set(
     families = videos.set_index("video_id")["family"] if "family" in videos.columns else None
     out_dir = Path(out_dir)
     per_fold = []
+    thresholds = []
     written: dict[str, dict[str, Any]] = {}
     for fold_model in fold_models:
+        # The decision threshold the fold chose on its inner validation videos (metrics.json beside the model).
+        fold_metrics = Path(results) / "models" / model / f"fold_{fold_model.fold}" / "metrics.json"
+        threshold = float(json.loads(fold_metrics.read_text(encoding="utf-8")).get("val_threshold", 0.5)) if fold_metrics.is_file() else 0.5
+        thresholds.append(threshold)
         clips = _clip_scores(fold_model, videos, manifests=manifests, features=features).assign(fold=fold_model.fold)
         per_video = video_level(clips)
         per_fold.append(per_video)
         written[f"fold_{fold_model.fold}"] = _write_part(out_dir / f"fold_{fold_model.fold}", per_video, clips, model=model, test_set=test_set,
-                                                         fold=fold_model.fold, in_training=in_training, families=families, rejected=rejected)  # fmt: skip
+                                                         fold=fold_model.fold, in_training=in_training, families=families, rejected=rejected,
+                                                         threshold=threshold)  # fmt: skip
     if not per_fold or all(p.empty for p in per_fold):
         raise UnusableTestSet(f"test set '{test_set}': no clip of any video could be scored by '{model}' (see its rejected.csv)")
     pooled = pd.concat(per_fold, ignore_index=True)
     ensemble = pooled.groupby("video_id", sort=True).agg(label=("label", "first"), score=("score", "mean"), n_folds=("fold", "size")).reset_index()
     written[ENSEMBLE] = _write_part(out_dir / ENSEMBLE, ensemble.assign(fold=-1), None, model=model, test_set=test_set, fold=ENSEMBLE,
-                                    in_training=in_training, families=families, rejected=rejected)  # fmt: skip
+                                    in_training=in_training, families=families, rejected=rejected,
+                                    threshold=float(np.mean(thresholds)))  # fmt: skip
     return written
 
 
 def _write_part(folder: Path, per_video: pd.DataFrame, clips: pd.DataFrame | None, *, model: str, test_set: str, fold: int | str,
-                in_training: pd.Series, families: pd.Series | None, rejected: pd.DataFrame | None) -> dict[str, Any]:  # fmt: skip
+                in_training: pd.Series, families: pd.Series | None, rejected: pd.DataFrame | None, threshold: float = 0.5) -> dict[str, Any]:  # fmt: skip
     per_video = per_video.copy()
     per_video["in_training"] = per_video["video_id"].map(in_training).fillna(False).astype(bool)
     if families is not None:
@@ -113,6 +120,11 @@ def _write_part(folder: Path, per_video: pd.DataFrame, clips: pd.DataFrame | Non
         # Every video also in training: nothing unseen to measure, and the table says so (n_in_training).
         "video": binary_metrics(unseen["label"].to_numpy(), unseen["score"].to_numpy()) if len(unseen) else dict.fromkeys(METRIC_NAMES, float("nan")),
         "clip": _clip_metrics(clips, in_training=in_training),
+        # The same videos at the threshold chosen on inner-validation videos in training (the ensemble: their mean),
+        # as a deployed detector would decide; ROC-AUC and AP do not depend on it.
+        "val_threshold": threshold,
+        "video_at_val_threshold": binary_metrics(unseen["label"].to_numpy(), unseen["score"].to_numpy(), threshold=threshold)
+        if len(unseen) else dict.fromkeys(METRIC_NAMES, float("nan")),
         "families": _family_metrics(unseen) if families is not None else {},
         # Byte-identical to a training video: scored, but not evidence of generalisation.
         "in_training": sorted(per_video.loc[per_video["in_training"], "video_id"]),
@@ -151,7 +163,11 @@ def collect_test_metrics(paths: Iterable[str | Path]) -> pd.DataFrame:
                 "n_in_training": len(record["in_training"]), "n_rejected": len(record["rejected"])}  # fmt: skip
         for level in ("video", "clip"):
             if record.get(level):
-                rows.append({**base, "level": level, **{m: record[level][m] for m in METRIC_NAMES}})
+                at_threshold = {}
+                if level == "video" and record.get("video_at_val_threshold"):
+                    at_threshold = {"accuracy_at_val_threshold": record["video_at_val_threshold"]["accuracy"],
+                                    "f1_at_val_threshold": record["video_at_val_threshold"]["f1"]}  # fmt: skip
+                rows.append({**base, "level": level, **{m: record[level][m] for m in METRIC_NAMES}, **at_threshold})
         for family, values in (record.get("families") or {}).items():
             rows.append({**base, "level": f"family:{family}", "n_videos": values["n"], "roc_auc": values["roc_auc"], "recall": values["recall"]})
     return pd.DataFrame(rows)
@@ -162,7 +178,7 @@ def summarise_test_sets(test_metrics: pd.DataFrame, cv_summary: pd.DataFrame | N
     value of each metric, and beside them the model's in-domain cross-validation ROC-AUC."""
     if test_metrics.empty:
         return pd.DataFrame()
-    metrics = [m for m in METRIC_NAMES if m in test_metrics.columns]
+    metrics = [m for m in (*METRIC_NAMES, "accuracy_at_val_threshold", "f1_at_val_threshold") if m in test_metrics.columns]
     folds = test_metrics[test_metrics["fold"] != ENSEMBLE]
     ensemble = test_metrics[test_metrics["fold"] == ENSEMBLE].set_index(["test_set", "model", "level"])
     grouped = folds.groupby(["test_set", "model", "level"], sort=True)

@@ -52,7 +52,11 @@ def test_scores_equal_fvc_predict_on_the_test_files(two_corpora):
     summary = pd.read_csv(results / "compare" / "test_summary.csv")
     video_rows = summary[summary["level"] == "video"]
     assert sorted(video_rows["model"]) == MODELS and (video_rows["folds"] == 2).all()
-    assert {"roc_auc_mean", "roc_auc_std", "roc_auc_ensemble", "average_precision_mean", "eer_mean", "cv_roc_auc_mean"} <= set(summary.columns)
+    assert {"roc_auc_mean", "roc_auc_std", "roc_auc_ensemble", "average_precision_mean", "eer_mean", "cv_roc_auc_mean",
+            "accuracy_at_val_threshold_mean", "accuracy_at_val_threshold_ensemble"} <= set(summary.columns)  # fmt: skip
+    fold_0 = json.loads((results / "test" / "other" / "naive_cnn" / "fold_0" / "metrics.json").read_text())
+    trained = json.loads((results / "models" / "naive_cnn" / "fold_0" / "metrics.json").read_text())
+    assert fold_0["val_threshold"] == trained["val_threshold"]  # the fold's own decision threshold
     assert {"family:regrain", "family:splice", "family:flicker"} <= set(summary["level"])
     assert (results / "compare" / "test_plots" / "test_auc_heatmap.png").is_file()
     assert (results / "compare" / "test_plots" / "test_roc-other.png").is_file()

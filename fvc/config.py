@@ -276,6 +276,8 @@ def _validate_test_sets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{where}.path': '{path}' is the training corpus's folder (input.path); give the test set its own")
         elif not path.exists():
             raise ConfigError(f"{where}.path': {'data folder' if source['kind'] == 'folder' else 'sample sheet'} '{path}' does not exist")
+        elif source["kind"] == "folder" and not any((path / label).is_dir() for label in _LABELS):
+            raise ConfigError(f"{where}.path': data folder '{path}' has neither a real/ nor a fake/ subfolder")
 
 
 def _count_files(folder: Path, enough: int) -> int:

@@ -314,3 +314,27 @@ def test_model_params_strings_take_the_type_of_the_default(config):
     assert config["model_params"]["naive_cnn"] == {"epochs": 3, "lr": 0.001, "dropout": 0.5, "pretrained": False, "amp": False, "min_epochs": 2}
     assert config["model_params"]["transfer"] == {"pretrained": "/weights/resnet.pth", "backbone": "resnet50", "batch_size": "many"}
     assert config["model_params"]["svm"] == {"gamma": "scale", "C": 2}
+
+
+def test_test_sets_are_checked_when_the_config_is_read(tmp_path):
+    """A test set's path, its synthetic settings and a folder's class subfolders, named by the test set's key."""
+    import yaml
+
+    from fvc.config import ConfigError, validate_config
+    from tests.conftest import REPO
+
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+
+    def check(test_sets):
+        validate_config({**base, "test_sets": test_sets}, check_models=False)
+
+    with pytest.raises(ConfigError, match=r"'test_sets\.mine\.path': sample sheet '.*nope\.csv' does not exist"):
+        check({"mine": {"kind": "sheet", "path": str(tmp_path / "nope.csv")}})
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(ConfigError, match=r"'test_sets\.flat\.path': data folder .* has neither a real/ nor a fake/ subfolder"):
+        check({"flat": {"kind": "folder", "path": str(tmp_path / "flat")}})
+    with pytest.raises(ConfigError, match=r"'test_sets\.other\.synth': .*sizes"):
+        check({"other": {"kind": "synth", "path": str(tmp_path / "o"), "synth": {"sizes": [[97, 64]]}}})
+    with pytest.raises(ConfigError, match="is the training corpus's folder"):
+        check({"same": {"kind": "synth", "path": base["input"]["path"]}})
+    check({"shipped": None, "other": {"kind": "synth", "path": str(tmp_path / "o"), "synth": {"families": ["regrain"]}}})

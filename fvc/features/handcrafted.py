@@ -21,7 +21,7 @@ PER_FRAME = (
     "laplacian_var", "gradient_mean", "tenengrad", "brenner",
     "blockiness", "block_offgrid_peak",
 )  # fmt: skip
-TEMPORAL = ("temporal_diff", "luma_flicker", "residual_flicker", "temporal_dip")
+TEMPORAL = ("temporal_diff", "luma_flicker", "residual_flicker", "temporal_dip", "exposure_jitter", "local_jitter_max", "local_jitter_ratio")
 FEATURE_NAMES: tuple[str, ...] = tuple(f"{name}_{stat}" for name in PER_FRAME for stat in ("mean", "std")) + TEMPORAL
 KNOWN_CODECS = ("h264", "hevc", "mpeg4", "vp9", "av1", "mjpeg", "png")
 CODEC_FEATURES: tuple[str, ...] = ("bits_per_pixel", "fps", "log_pixels", "aspect_ratio", "gop_frames") + tuple(
@@ -32,6 +32,9 @@ _BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Block-grid phases (column index mod 8 of the left pixel of a step) where H.264's 4x4 and 8x8 transforms
 # put their own edges; a grid at any other phase is a trace of an earlier, shifted compression.
 _CODEC_PHASES = (3, 7)
+# Side of the luma blocks whose mean brightness the jitter features follow over time: small enough that a
+# manipulated region (a face) covers whole blocks, large enough that sensor noise averages out.
+_JITTER_BLOCK = 8
 
 
 def to_luma(clip: np.ndarray) -> np.ndarray:
@@ -80,11 +83,11 @@ def temporal_features(luma: np.ndarray, residual: np.ndarray) -> dict[str, float
         return dict.fromkeys(TEMPORAL, 0.0)
     frame_means = luma.mean(axis=(1, 2), dtype=np.float64)
     noise_levels = residual.std(axis=(1, 2), dtype=np.float64)
-    out = {
+    out = dict.fromkeys(TEMPORAL, 0.0)
+    out |= {
         "temporal_diff": float(np.abs(np.diff(luma, axis=0)).mean(dtype=np.float64)),
         "luma_flicker": float(np.abs(np.diff(frame_means)).mean()),
         "residual_flicker": float(np.abs(np.diff(noise_levels)).mean()),
-        "temporal_dip": 0.0,
     }
     if len(luma) >= 4:
         # A frame blended from its neighbours has almost no second temporal difference: a dip below the
@@ -92,7 +95,35 @@ def temporal_features(luma: np.ndarray, residual: np.ndarray) -> dict[str, float
         second = np.abs(luma[2:] - 2 * luma[1:-1] + luma[:-2]).mean(axis=(1, 2), dtype=np.float64)
         typical = float(np.median(second))
         out["temporal_dip"] = 1.0 - float(second.min()) / typical if typical > 1e-9 else 0.0
+    if len(luma) >= 3:
+        out.update(_brightness_jitter(luma))
     return out
+
+
+def _brightness_jitter(luma: np.ndarray) -> dict[str, float]:
+    """Frame-to-frame brightness jitter, of the whole frame and of regions, with smooth change removed.
+
+    ``luma_flicker`` follows the frame mean's first difference, which a pan, a moving light or a slow
+    exposure drift raise as much as a flicker does. The second difference of each block's mean brightness
+    cancels any change that is steady over three frames and keeps what jumps back and forth: a region
+    rendered frame by frame with its own gain. Its median over blocks is the frame-wide (exposure) part; what
+    remains in each block is local. ``local_jitter_ratio`` compares the most jittery blocks with the typical
+    one, so moving texture, which raises every block, does not read as a flickering region.
+    """
+    frames, height, width = luma.shape
+    bh, bw = min(_JITTER_BLOCK, height), min(_JITTER_BLOCK, width)
+    rows, cols = height // bh, width // bw
+    blocks = luma[:, : rows * bh, : cols * bw].reshape(frames, rows, bh, cols, bw).mean(axis=(2, 4), dtype=np.float64)
+    blocks = blocks.reshape(frames, rows * cols)
+    second = blocks[2:] - 2.0 * blocks[1:-1] + blocks[:-2]
+    common = np.median(second, axis=1, keepdims=True)
+    local = np.sort(np.abs(second - common).mean(axis=0))
+    top = local[-max(1, local.size // 16) :].mean()
+    return {
+        "exposure_jitter": float(np.abs(common).mean()),
+        "local_jitter_max": float(local[-1]),
+        "local_jitter_ratio": float(top / (np.median(local) + 1e-3)),
+    }
 
 
 def codec_features(bitrate: float, fps: float, width: int, height: int, codec: str = "", gop: float = 0.0) -> dict[str, float]:

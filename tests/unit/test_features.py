@@ -101,6 +101,26 @@ def test_flicker_and_interpolated_frames():
     assert clip_features(interpolated)["temporal_dip"] > clip_features(moving)["temporal_dip"] + 0.2
 
 
+def test_brightness_jitter_is_told_from_smooth_change_and_located():
+    """A fade or a pan moves brightness steadily and leaves the jitter features low; a region (or the whole
+    frame) whose brightness jumps frame to frame raises the local (or the exposure) one."""
+    rng = np.random.default_rng(3)
+    pan = textured(t=16)[::2].astype(float)  # 2 pixels a frame, wrapping round: the mean stays put
+    moving = pan + rng.normal(0, 2, pan.shape)
+    fade = moving * np.linspace(0.7, 1.0, 8)[:, None, None, None]  # steady: luma_flicker sees it, the jitter features do not
+    jumps = np.where(np.arange(8) % 2, 12.0, -12.0)[:, None, None, None]
+    region = moving.copy()
+    region[:, 24:40, 24:40] += jumps[:, :, :1]  # a 16x16 region's brightness alternates
+    whole = moving + jumps
+    steady, faded, local, exposure = (clip_features(c.clip(0, 255).astype(np.uint8)) for c in (moving, fade, region, whole))
+    assert faded["luma_flicker"] > 50 * steady["luma_flicker"]
+    assert faded["exposure_jitter"] < 0.5 and steady["exposure_jitter"] < 0.5
+    assert exposure["exposure_jitter"] > 20 * max(steady["exposure_jitter"], 0.1)
+    assert local["local_jitter_max"] > 5 * steady["local_jitter_max"]
+    assert local["local_jitter_ratio"] > 5 * max(steady["local_jitter_ratio"], faded["local_jitter_ratio"], exposure["local_jitter_ratio"])
+    assert exposure["local_jitter_max"] < 2 * steady["local_jitter_max"] + 1  # frame-wide jitter is not local
+
+
 def test_degenerate_inputs_stay_finite():
     for clip in (np.full((3, 16, 16, 3), 128, np.uint8), textured(t=1), np.zeros((2, 4, 5, 3), np.uint8)):
         values = {**clip_features(clip), **image_features(clip)}

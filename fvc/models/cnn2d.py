@@ -29,16 +29,21 @@ _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4,
 @register_model(
     kind="torch",
     input="frames",
-    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.3, "pretrained": False, **_TRAIN, "lr": 2e-3, "backbone_lr": 2e-3},
+    default_params={"clipset": FRAMES_CLIPSET, "dropout": 0.3, "global_pool": "max", "pretrained": False, **_TRAIN, "lr": 2e-3,
+                    "backbone_lr": 2e-3},  # fmt: skip
     resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=1),
     default_cfg={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+    choices={"global_pool": ("max", "avg")},
 )
-def naive_cnn(*, dropout: float = 0.5, pretrained: PretrainedSpec = False) -> NaiveCNN:
-    """Seed 002's naive per-frame CNN (32-64-128 conv, FC 128-64-2), frame logits averaged."""
+def naive_cnn(*, dropout: float = 0.5, global_pool: str = "max", pretrained: PretrainedSpec = False) -> NaiveCNN:
+    """Seed 002's naive per-frame CNN (32-64-128 conv, global max pooling, FC 128-64-2), frame logits averaged.
+
+    ``global_pool: avg`` is the seed's own pooling (see :class:`~fvc.models.nets.cnn2d.NaiveCNN` for why max).
+    """
     from fvc.models.nets.cnn2d import NaiveCNN
     from fvc.models.weights import apply_pretrained
 
-    return apply_pretrained(NaiveCNN(dropout=dropout), pretrained, "naive_cnn")
+    return apply_pretrained(NaiveCNN(dropout=dropout, global_pool=global_pool), pretrained, "naive_cnn")
 
 
 @register_model(

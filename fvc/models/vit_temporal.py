@@ -1,7 +1,7 @@
-"""Frame -> temporal models (seed 000): a timm ViT embeds each frame (its CLS token), a temporal head reads the
-sequence of embeddings.
+"""Frame -> temporal models (seed 000): a timm ViT embeds each frame (its patch tokens max-pooled, or the seed's
+CLS token with ``global_pool: token``), a temporal head reads the sequence of embeddings.
 
-- ``vit_gru``: 2-layer GRU (hidden 256) over the CLS tokens; the last step's output -> linear.
+- ``vit_gru``: 2-layer GRU (hidden 256) over the frame embeddings; the last step's output -> linear.
 - ``vit_transformer``: TransformerEncoder (d_model = ViT width, 8 heads, 2 layers) with learned temporal
   positions, mean-pooled over time -> linear.
 
@@ -26,7 +26,8 @@ __all__ = ["vit_gru", "vit_transformer"]
 # depth 4: the first 4 of vit_tiny's 12 blocks. From scratch on ~170 training videos the full depth stayed at
 # chance on fold 0 of the default run (held-out AUC 0.51) at 3x the time; 4 blocks reach 0.85-0.93 on every fold.
 _DEFAULTS = {
-    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 4, "depth": 4, "pretrained": True, "dropout": 0.1,
+    "clipset": FRAMES_CLIPSET, "vit": "vit_tiny_patch16_224", "img_size": None, "patch_size": 4, "depth": 4, "global_pool": "max",
+    "pretrained": True, "dropout": 0.1,
     "epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 3e-4, "backbone_lr": 1e-4, "weight_decay": 0.05,
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
@@ -42,13 +43,13 @@ _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg Vi
 )
 def vit_gru(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
-    pretrained: PretrainedSpec = True, dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
+    global_pool: str = "max", pretrained: PretrainedSpec = True, dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> 2-layer GRU(256) -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
-    return ViTTemporal("gru", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, pretrained=pretrained, dropout=dropout,
-                       gru_hidden=gru_hidden, layers=layers)  # fmt: skip
+    return ViTTemporal("gru", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, global_pool=global_pool, pretrained=pretrained,
+                       dropout=dropout, gru_hidden=gru_hidden, layers=layers)  # fmt: skip
 
 
 @register_model(
@@ -61,10 +62,10 @@ def vit_gru(
 )
 def vit_transformer(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
-    pretrained: PretrainedSpec = True, dropout: float = 0.1, layers: int = 2, heads: int = 8,
+    global_pool: str = "max", pretrained: PretrainedSpec = True, dropout: float = 0.1, layers: int = 2, heads: int = 8,
 ) -> ViTTemporal:  # fmt: skip
     """ViT CLS tokens per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
-    return ViTTemporal("transformer", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, pretrained=pretrained, dropout=dropout,
-                       layers=layers, heads=heads)  # fmt: skip
+    return ViTTemporal("transformer", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, global_pool=global_pool,
+                       pretrained=pretrained, dropout=dropout, layers=layers, heads=heads)  # fmt: skip

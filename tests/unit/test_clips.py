@@ -205,3 +205,32 @@ def test_predict_clip_matches_the_clips_stage_on_damaged_and_changing_streams(tm
         read_clip(damaged, ClipRecipe("c", frames=4, size=32, scaling="crop"))
     one_bad = mjpeg_avi(tmp_path / "one_bad.avi", broken=[4])
     assert read_clip(one_bad, ClipRecipe("c", frames=4, size=32, scaling="crop")).shape == (4, 32, 32, 3)
+
+
+def test_letterbox_bars_mirror_the_picture():
+    """Bars hold the picture's mirror image, not black: no shape-dependent constant region, no added edge."""
+    from fvc.io.scaling import letterbox_geometry, mirror_pad
+
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (21, 32, 3), dtype=np.uint8)
+    geo = letterbox_geometry(96, 64, 32)  # content 32x21 in a 32x32 box: 5 rows above, 6 below
+    out = mirror_pad(content, geo)
+    assert out.shape == (32, 32, 3) and (geo.pad_top, geo.content_height) == (5, 21)
+    np.testing.assert_array_equal(out[5:26], content)
+    np.testing.assert_array_equal(out[:5], content[:5][::-1])  # the rows next to the picture, reflected
+    np.testing.assert_array_equal(out[26:], content[-6:][::-1])
+    sliver = rng.integers(0, 256, (2, 32, 3), dtype=np.uint8)  # bars wider than the picture itself
+    box = letterbox_geometry(32, 2, 32)
+    padded = mirror_pad(sliver, box)
+    assert padded.shape == (box.height, box.width, 3)
+    assert set(np.unique(padded[:, 0, 0])) <= set(sliver[:, 0, 0])
+
+
+def test_letterbox_shrinks_large_frames_and_never_enlarges_small_ones():
+    """Enlarging would write an interpolation trace (the upsample family's) onto every small real video."""
+    from fvc.io.scaling import letterbox_geometry
+
+    small = letterbox_geometry(96, 72, 112)
+    assert (small.content_width, small.content_height, small.width, small.height) == (96, 72, 96, 80)
+    large = letterbox_geometry(1920, 1080, 112)
+    assert (large.content_width, large.content_height, large.width, large.height) == (112, 63, 112, 64)

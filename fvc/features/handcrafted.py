@@ -79,11 +79,11 @@ def summarise(per_frame: dict[str, np.ndarray], temporal: dict[str, float]) -> d
 
 def temporal_features(luma: np.ndarray, residual: np.ndarray) -> dict[str, float]:
     """Frame-to-frame change, brightness flicker, noise flicker and interpolated-frame dips."""
+    out = dict.fromkeys(TEMPORAL, 0.0)
     if len(luma) < 2:
-        return dict.fromkeys(TEMPORAL, 0.0)
+        return out
     frame_means = luma.mean(axis=(1, 2), dtype=np.float64)
     noise_levels = residual.std(axis=(1, 2), dtype=np.float64)
-    out = dict.fromkeys(TEMPORAL, 0.0)
     out |= {
         "temporal_diff": float(np.abs(np.diff(luma, axis=0)).mean(dtype=np.float64)),
         "luma_flicker": float(np.abs(np.diff(frame_means)).mean()),

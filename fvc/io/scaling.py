@@ -100,22 +100,8 @@ def mirror_pad(content: np.ndarray, geo: LetterboxGeometry) -> np.ndarray:
     """
     bottom = geo.height - geo.content_height - geo.pad_top
     right = geo.width - geo.content_width - geo.pad_left
-    if not (geo.pad_top or bottom or geo.pad_left or right):
-        return np.ascontiguousarray(content)
-    return _symmetric_pad(content, (geo.pad_top, bottom), (geo.pad_left, right))
-
-
-def _symmetric_pad(rgb: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
-    # np.pad's "symmetric" cannot pad more than the array's own size in one go; a bar wider than the picture
-    # (a sliver-shaped video) is filled by repeating the mirror.
-    while rows[0] or rows[1] or cols[0] or cols[1]:
-        h, w = rgb.shape[:2]
-        step_rows = (min(rows[0], h), min(rows[1], h))
-        step_cols = (min(cols[0], w), min(cols[1], w))
-        rgb = np.pad(rgb, (step_rows, step_cols, (0, 0)), mode="symmetric")
-        rows = (rows[0] - step_rows[0], rows[1] - step_rows[1])
-        cols = (cols[0] - step_cols[0], cols[1] - step_cols[1])
-    return rgb
+    # np.pad mirrors repeatedly where a bar is wider than the picture itself (a sliver-shaped video).
+    return np.pad(content, ((geo.pad_top, bottom), (geo.pad_left, right), (0, 0)), mode="symmetric")
 
 
 def centre_crop(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from fvc.models.nets.cnn2d import NaiveCNN, TransferClassifier
     from fvc.models.weights import PretrainedSpec
 
-__all__ = ["naive_cnn", "transfer"]
+__all__ = ["NAIVE_POOLS", "naive_cnn", "transfer"]
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 FRAMES_CLIPSET = "frames"
+# naive_cnn's global poolings, default first; kept here (torch-free, read with the registry), the network maps them.
+NAIVE_POOLS = ("max", "avg")
 _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
 
 
@@ -33,7 +35,7 @@ _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4,
                     "backbone_lr": 2e-3},  # fmt: skip
     resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=1),
     default_cfg={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
-    choices={"global_pool": ("max", "avg")},
+    choices={"global_pool": NAIVE_POOLS},
 )
 def naive_cnn(*, dropout: float = 0.5, global_pool: str = "max", pretrained: PretrainedSpec = False) -> NaiveCNN:
     """Seed 002's naive per-frame CNN (32-64-128 conv, global max pooling, FC 128-64-2), frame logits averaged.

@@ -7,13 +7,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from fvc.models.cnn2d import NAIVE_POOLS
 from fvc.models.registry import is_pretrained
 from fvc.models.weights import PretrainedSpec, create_backbone
 
 __all__ = ["NaiveCNN", "TransferClassifier"]
 
 
-GLOBAL_POOLS = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
+_POOL_LAYERS = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
 
 
 class NaiveCNN(nn.Module):
@@ -28,8 +29,8 @@ class NaiveCNN(nn.Module):
 
     def __init__(self, num_classes: int = 2, dropout: float = 0.5, global_pool: str = "max") -> None:
         super().__init__()
-        if global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"naive_cnn: global_pool must be one of {', '.join(GLOBAL_POOLS)}, got {global_pool!r}")
+        if global_pool not in NAIVE_POOLS:
+            raise ValueError(f"naive_cnn: global_pool must be one of {', '.join(NAIVE_POOLS)}, got {global_pool!r}")
 
         def block(cin: int, cout: int, pool: nn.Module) -> list[nn.Module]:
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), pool]
@@ -37,7 +38,7 @@ class NaiveCNN(nn.Module):
         self.backbone = nn.Sequential(
             *block(3, 32, nn.MaxPool2d(2)),
             *block(32, 64, nn.MaxPool2d(2)),
-            *block(64, 128, GLOBAL_POOLS[global_pool](1)),
+            *block(64, 128, _POOL_LAYERS[global_pool](1)),
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(128, 64), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(64, num_classes))

@@ -92,11 +92,12 @@ def frame_transform(
 def mirror_pad(content: np.ndarray, geo: LetterboxGeometry) -> np.ndarray:
     """Place ``content`` in ``geo``'s box, the bars filled by mirroring the picture.
 
-    Not black: batches hold one shape (fvc.train.data.BucketBatchSampler), so black bars, whose share of
-    the frame differs between shapes, gave each shape its own BatchNorm statistics in training, unlike the
-    single running average used at inference. On 16 letterboxed clips of three shapes, variable_ar_cnn's
-    inference-mode loss was 0.97 with black bars and 0.27 mirrored at a training loss of 0.06-0.13.
-    Mirroring also adds no edge at the picture's border (as in :func:`centre_crop`).
+    Not black: black bars, whose share of the frame differs between shapes, gave batches of one shape each
+    their own BatchNorm statistics in training, unlike the single running average used at inference (on 16
+    letterboxed clips of three shapes, variable_ar_cnn's inference-mode loss was 0.97 with black bars and 0.27
+    mirrored, at a training loss of 0.06-0.13, when training batches still held one shape). Training batches
+    now mix shapes and widen these bars the same way (:func:`fvc.train.data.pad_collate`). Mirroring also adds
+    no edge at the picture's border (as in :func:`centre_crop`).
     """
     bottom = geo.height - geo.content_height - geo.pad_top
     right = geo.width - geo.content_width - geo.pad_left

@@ -36,6 +36,7 @@ _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4,
     resources=Resources(mem_mb=4000, runtime=60, gpu=0, threads=1),
     default_cfg={"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
     choices={"global_pool": NAIVE_POOLS},
+    legacy_params={"global_pool": "avg"},  # naive_cnn pooled by averaging before global_pool existed
 )
 def naive_cnn(*, dropout: float = 0.5, global_pool: str = "max", pretrained: PretrainedSpec = False) -> NaiveCNN:
     """Seed 002's naive per-frame CNN (32-64-128 conv, global max pooling, FC 128-64-2), frame logits averaged.

@@ -3,7 +3,8 @@
 Each block runs four branches in parallel and concatenates them: 1x1x1; 1x1x1 -> 3x3x3; 1x1x1 -> a
 factorised 5x5x5 (1x5x5 then 5x1x1, a fraction of the cost); 3x3x3 max-pool -> 1x1x1. Nothing in the
 network fixes the spatial size, and global adaptive pooling ends it, so letterboxed clips of any aspect
-ratio train together (the loader batches equal shapes, see :class:`fvc.train.data.BucketBatchSampler`).
+ratio train together (a training batch mirror-pads its clips to the largest, see :func:`fvc.train.data.pad_collate`;
+scoring batches hold one shape and are not padded).
 """
 
 from __future__ import annotations

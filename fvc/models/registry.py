@@ -67,6 +67,10 @@ class ModelSpec:
     # Parameters that take one of a few named values (``variant: plain | residual``): checked when the config is
     # parsed and when the model is built, listed by ``fvc models``.
     choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Builder parameters added after the model was first released, at the values that reproduce the network as
+    # it was built before: a saved model whose kwargs lack one is rebuilt with this value, not today's default
+    # (a pooling or an input that changed would otherwise load silently, or fail on a weight's shape).
+    legacy_params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def needs_gpu(self) -> bool:
@@ -81,10 +85,13 @@ def register_model(
     resources: Resources | None = None,
     default_cfg: Mapping[str, Any] | None = None,
     choices: Mapping[str, Sequence[Any]] | None = None,
+    legacy_params: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: file the builder under its ``__name__`` with its scheduling metadata.
 
-    ``choices`` maps a builder parameter to the values it accepts (``{"variant": ("plain", "residual")}``).
+    ``choices`` maps a builder parameter to the values it accepts (``{"variant": ("plain", "residual")}``);
+    ``legacy_params`` the parameters added since the model was first saved, at their old behaviour
+    (:attr:`ModelSpec.legacy_params`).
     """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,9 +99,10 @@ def register_model(
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"model '{name}' is registered twice ({_REGISTRY[name].builder.__module__}, {builder.__module__})")
         doc = (builder.__doc__ or "").strip().splitlines()
-        unknown = set(choices or {}) - set(inspect.signature(builder).parameters)
-        if unknown:
-            raise ValueError(f"model '{name}': choices for parameters the builder does not take: {sorted(unknown)}")
+        accepted = set(inspect.signature(builder).parameters)
+        for what, given in (("choices", choices), ("legacy_params", legacy_params)):
+            if unknown := set(given or {}) - accepted:
+                raise ValueError(f"model '{name}': {what} for parameters the builder does not take: {sorted(unknown)}")
         _REGISTRY[name] = ModelSpec(
             name=name,
             builder=builder,
@@ -105,6 +113,7 @@ def register_model(
             description=doc[0] if doc else "",
             default_cfg=dict(default_cfg or {}),
             choices={key: tuple(values) for key, values in (choices or {}).items()},
+            legacy_params=dict(legacy_params or {}),
         )
         return builder
 

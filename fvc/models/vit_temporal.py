@@ -1,7 +1,8 @@
 """Frame -> temporal models (seed 000): a timm ViT embeds each frame (its patch tokens max-pooled, or the seed's
 CLS token with ``global_pool: token``), a temporal head reads the sequence of embeddings.
 
-- ``vit_gru``: 2-layer GRU (hidden 256) over the frame embeddings; the last step's output -> linear.
+- ``vit_gru``: 2-layer GRU (hidden 256) over the frame embeddings and their frame-to-frame changes
+  (``frame_deltas``); the last step's output -> linear.
 - ``vit_transformer``: TransformerEncoder (d_model = ViT width, 8 heads, 2 layers) with learned temporal
   positions, mean-pooled over time -> linear.
 
@@ -32,24 +33,28 @@ _DEFAULTS = {
     "warmup_epochs": 1, "patience": 3,
 }  # fmt: skip
 _VIT_CFG = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}  # timm's augreg ViTs
+# How models saved before these parameters existed were built: the class token, no frame deltas.
+_LEGACY = {"global_pool": "token", "frame_deltas": False}
 
 
 @register_model(
     kind="torch",
     input="frames",
-    default_params={**_DEFAULTS, "gru_hidden": 256, "layers": 2},
+    default_params={**_DEFAULTS, "frame_deltas": True, "gru_hidden": 256, "layers": 2},
     resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=1),
     default_cfg=_VIT_CFG,
+    legacy_params=_LEGACY,
 )
 def vit_gru(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
-    global_pool: str = "max", pretrained: PretrainedSpec = True, dropout: float = 0.1, gru_hidden: int = 256, layers: int = 2,
+    global_pool: str = "max", frame_deltas: bool = True, pretrained: PretrainedSpec = True, dropout: float = 0.1, gru_hidden: int = 256,
+    layers: int = 2,
 ) -> ViTTemporal:  # fmt: skip
-    """ViT CLS tokens per frame -> 2-layer GRU(256) -> linear."""
+    """ViT embedding per frame, with its change from the previous frame -> 2-layer GRU(256) -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
-    return ViTTemporal("gru", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, global_pool=global_pool, pretrained=pretrained,
-                       dropout=dropout, gru_hidden=gru_hidden, layers=layers)  # fmt: skip
+    return ViTTemporal("gru", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, global_pool=global_pool, frame_deltas=frame_deltas,
+                       pretrained=pretrained, dropout=dropout, gru_hidden=gru_hidden, layers=layers)  # fmt: skip
 
 
 @register_model(
@@ -59,6 +64,7 @@ def vit_gru(
     default_params={**_DEFAULTS, "layers": 2, "heads": 8, "lr": 1e-4},
     resources=Resources(mem_mb=8000, runtime=180, gpu=1, threads=1),
     default_cfg=_VIT_CFG,
+    legacy_params={"global_pool": _LEGACY["global_pool"]},
 )
 def vit_transformer(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,

@@ -63,7 +63,7 @@ class TrainConfig:
     min_epochs: int | None = None
     monitor: str = "val_loss"  # val_loss (lower is better), val_auc or val_f1 (higher is better)
     smoothing: float = 0.5  # weight of the previous average: 0 = raw values
-    grad_clip: float = 1.0
+    grad_clip: float | None = 1.0  # max global gradient norm; 0 or None: no clipping
     amp: bool = True  # only ever used on CUDA
     num_workers: int = 0
     label_smoothing: float = 0.0
@@ -321,7 +321,8 @@ def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler,
         count += len(labels)
         if (step + 1) % plan.accumulate == 0 or step + 1 == n_batches:
             scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if cfg.grad_clip:  # 0 or None: no clipping (a norm of 0 would zero every gradient)
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)

@@ -142,10 +142,11 @@ def load_torch_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """Rebuild a trained torch model from its ``model.pt`` (weights only: nothing is unpickled)."""
     import torch
 
-    from fvc.models import create
+    from fvc.models import create, get_spec
 
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    kwargs = {**saved["kwargs"], "pretrained": False}  # the trained weights replace any initial ones
+    # A model saved before a parameter existed is rebuilt as it was then; the trained weights replace any initial ones.
+    kwargs = {**get_spec(saved["name"]).legacy_params, **saved["kwargs"], "pretrained": False}
     model = create(saved["name"], **kwargs)
     model.load_state_dict(saved["state_dict"])
     return model.eval(), saved

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from fvc.models import create, get_spec
-from fvc.train.data import BucketBatchSampler, ClipDataset
+from fvc.train.data import BucketBatchSampler, ClipDataset, ShuffledBatchSampler, mirror_index, pad_collate
 from fvc.train.engine import TrainConfig, _warmup_cosine, predict, recompute_batchnorm, train
 from fvc.train.oom import BatchPlan, OutOfMemoryGiveUp
 
@@ -155,16 +155,51 @@ def test_differential_learning_rates(tmp_path):
     assert row["backbone_lr"] / row["lr"] == pytest.approx(1e-2)
 
 
-def test_bucket_sampler_keeps_shapes_apart_and_reshuffles_by_epoch():
+def test_training_batches_mix_shapes_and_reshuffle_by_epoch():
     shapes = [(4, 112, 200), (4, 256, 144)] * 6
-    sampler = BucketBatchSampler(shapes, 4, shuffle=True, seed=0)
+    sampler = ShuffledBatchSampler(len(shapes), 4, seed=0)
     batches = list(sampler)
     assert sorted(i for b in batches for i in b) == list(range(12))
-    assert all(len({shapes[i] for i in b}) == 1 for b in batches)
+    # Shapes are mixed: batches of one shape let BatchNorm compare a scene's fake with its real twin.
+    assert any(len({shapes[i] for i in b}) > 1 for b in batches)
     sampler.set_epoch(1)
     assert list(sampler) != batches
     sampler.set_epoch(0)
     assert list(sampler) == batches
+
+
+def test_scoring_batches_keep_shapes_apart_in_order():
+    shapes = [(4, 112, 200), (4, 256, 144)] * 3
+    batches = list(BucketBatchSampler(shapes, 2))
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert all(len({shapes[i] for i in b}) == 1 and b == sorted(b) for b in batches)
+
+
+@pytest.mark.parametrize(("size", "target"), [(5, 9), (5, 8), (4, 4), (3, 12), (2, 11)])
+def test_pad_collate_centres_and_mirrors_like_np_pad(size, target):
+    before = (target - size) // 2
+    assert mirror_index(size, target).tolist() == np.pad(np.arange(size), (before, target - size - before), mode="symmetric").tolist()
+    small = torch.arange(2 * 3 * size * 2, dtype=torch.float32).view(2, 3, size, 2)  # (T, C, H, W)
+    large = torch.zeros(2, 3, target, 5)
+    clips, labels = pad_collate([(small, 1), (large, 0)])
+    assert clips.shape == (2, 2, 3, target, 5) and labels.tolist() == [1, 0]
+    expected = np.pad(small.numpy(), ((0, 0), (0, 0), (before, target - size - before), (1, 2)), mode="symmetric")
+    assert np.array_equal(clips[0].numpy(), expected)
+    assert torch.equal(clips[1], large)
+
+
+def test_a_clips_score_does_not_depend_on_its_batch(tmp_path):
+    """Scoring never pads: the same clip gets the same score alone and batched with clips of other shapes."""
+    mixed = dataset(tmp_path, n=6, shapes=((2, 16, 32), (2, 32, 16), (2, 16, 16)))
+    model = create("naive_cnn", pretrained=False).eval()
+    together, _ = predict(model, mixed, batch_size=6)
+    alone = [predict(model, ClipDataset(mixed_rows(mixed, i), mean=(0.5,) * 3, std=(0.5,) * 3), batch_size=1)[0][0] for i in range(6)]
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def mixed_rows(ds: ClipDataset, index: int) -> pd.DataFrame:
+    frames, height, width = ds.shapes[index]
+    return pd.DataFrame([{"path": ds.paths[index], "label": int(ds.labels[index]), "frames": frames, "height": height, "width": width}])
 
 
 def test_mixed_aspect_ratio_batches_train(tmp_path):
@@ -278,3 +313,12 @@ def test_small_batches_keep_a_pretrained_backbones_batchnorm_statistics(tmp_path
         assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True)) == frozen, batch
     assert train_config({"freeze_bn_below": 8, "pretrained": True}).freeze_bn_below == 8
     assert train_config({"freeze_bn_below": 8, "pretrained": False}).freeze_bn_below == 0
+
+
+def test_grad_clip_zero_means_no_clipping(tmp_path):
+    """``grad_clip: 0`` turns clipping off; it must not scale every gradient to zero."""
+    model = create("naive_cnn", pretrained=False)
+    before = weights(model)
+    train(model, dataset(tmp_path, n=8), dataset(tmp_path, n=4, seed=1), TrainConfig(epochs=1, batch_size=4, warmup_epochs=0, grad_clip=0.0),
+          checkpoint=tmp_path / "g.pt", progress=False)  # fmt: skip
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items() if v.is_floating_point())

@@ -58,6 +58,53 @@ def test_vit_heads_match_seed():
     assert len(tf.sequence.layers) == 2 and layer.self_attn.num_heads == 8 and layer.self_attn.embed_dim == 192
 
 
+def test_vit_gru_reads_frame_changes():
+    """The GRU's input is each frame's embedding and its change from the previous frame (0 for the first)."""
+    gru = create("vit_gru", img_size=32, pretrained=False).eval()
+    assert gru.sequence.input_size == 2 * gru.backbone.num_features
+    seen = []
+    gru.sequence.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    clip = torch.rand(1, 1, 3, 32, 32).expand(1, 3, 3, 32, 32)  # three identical frames: no change
+    gru(clip)
+    width = gru.backbone.num_features
+    assert torch.equal(seen[0][..., width:], torch.zeros(1, 3, width)) and seen[0][..., :width].abs().sum() > 0
+    with pytest.raises(ValueError, match="frame_deltas"):
+        from fvc.models.nets.vit_temporal import ViTTemporal
+
+        ViTTemporal("transformer", img_size=32, patch_size=8, depth=1, frame_deltas=True)
+
+
+def test_a_model_saved_before_a_parameter_existed_loads_as_it_was_built(tmp_path):
+    """A model.pt whose kwargs predate ``global_pool`` / ``frame_deltas`` is rebuilt with the old behaviour."""
+    from fvc.train.fold import load_torch_model
+
+    old_kwargs = {"img_size": 32, "patch_size": 8, "depth": 1, "vit": "vit_tiny_patch16_224"}
+    old = create("vit_gru", **old_kwargs, global_pool="token", frame_deltas=False, pretrained=False)
+    torch.save({"name": "vit_gru", "kwargs": old_kwargs, "state_dict": old.state_dict()}, tmp_path / "model.pt")
+    model, _ = load_torch_model(tmp_path / "model.pt")
+    assert model.backbone.global_pool == "token" and not model.frame_deltas
+    clip = torch.rand(2, 3, 3, 32, 32)
+    assert torch.equal(model(clip), old.eval()(clip))
+    # Today's saved kwargs name both, so a new model loads as trained.
+    new = create("vit_gru", **old_kwargs, pretrained=False)
+    torch.save({"name": "vit_gru", "kwargs": {**old_kwargs, "global_pool": "max", "frame_deltas": True}, "state_dict": new.state_dict()},
+               tmp_path / "new.pt")  # fmt: skip
+    assert load_torch_model(tmp_path / "new.pt")[0].frame_deltas
+
+
+def test_legacy_params_must_be_builder_parameters():
+    from fvc.models.registry import register_model
+
+    with pytest.raises(ValueError, match="legacy_params for parameters the builder does not take"):
+
+        @register_model(kind="torch", input="clip", legacy_params={"no_such_param": 1})
+        def legacy_probe(*, width: int = 1) -> None:
+            return None
+
+    assert get_spec("vit_gru").legacy_params == {"global_pool": "token", "frame_deltas": False}
+    assert get_spec("naive_cnn").legacy_params == {"global_pool": "avg"}
+
+
 def test_transfer_progressive_unfreezing(tmp_path):
     weights_file = tmp_path / "resnet18.pth"
     torch.save(timm.create_model("resnet18", num_classes=0).state_dict(), weights_file)

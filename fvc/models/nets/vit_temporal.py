@@ -20,6 +20,13 @@ class ViTTemporal(nn.Module):
     keeps a trace that only some patches carry (a region's edge): with the class token neither model
     separated scene 3's flicker fake from its real twin in the memorisation check (P(fake) 0.67 / 0.67 for
     vit_gru, 0.56 / 0.56 for vit_transformer after 100 steps); with ``max`` both do (0.69 / 0.28, 0.93 / 0.06).
+
+    ``frame_deltas`` (GRU only) feeds the GRU each frame's embedding and its change from the previous frame, the
+    "delta features" of speech recognisers: a trace that lives between frames (brightness jitter, a region that
+    flickers) is then in the GRU's input rather than something it must first learn to subtract. Memorising 8
+    clips, the flicker pair went from P(fake) 0.69 / 0.28 to 0.96 / 0.05 and the eval-mode loss after 100 steps
+    from 0.09 / 0.07 / 0.11 to 0.014 / 0.035 / 0.044 (seeds 0 / 1 / 2); the attention head compares frames
+    itself and needs no such help.
     """
 
     def __init__(
@@ -31,6 +38,7 @@ class ViTTemporal(nn.Module):
         patch_size: int | None = None,
         depth: int | None = None,
         global_pool: str = "max",
+        frame_deltas: bool = False,
         pretrained: PretrainedSpec = False,
         dropout: float = 0.1,
         gru_hidden: int = 256,
@@ -48,8 +56,11 @@ class ViTTemporal(nn.Module):
         self.backbone = create_backbone(vit, pretrained, owner=f"vit_{temporal}", global_pool=global_pool, fc_norm=False, **kwargs)
         width = self.backbone.num_features
         self.temporal = temporal
+        if frame_deltas and temporal != "gru":
+            raise ValueError(f"vit_{temporal}: frame_deltas is a GRU input; the {temporal} head compares frames itself")
+        self.frame_deltas = frame_deltas
         if temporal == "gru":
-            self.sequence = nn.GRU(width, gru_hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+            self.sequence = nn.GRU(2 * width if frame_deltas else width, gru_hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
             self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(gru_hidden, num_classes))
         elif temporal == "transformer":
             if width % heads:
@@ -67,6 +78,8 @@ class ViTTemporal(nn.Module):
         b, t = x.shape[:2]
         tokens = self.backbone(x.flatten(0, 1)).view(b, t, -1)  # num_classes=0: the pooled embedding
         if self.temporal == "gru":
+            if self.frame_deltas:
+                tokens = torch.cat([tokens, torch.diff(tokens, dim=1, prepend=tokens[:, :1])], dim=-1)  # first frame: delta 0
             out, _ = self.sequence(tokens)
             return self.classifier(out[:, -1])
         if t > self.positions.shape[1]:

@@ -70,7 +70,7 @@ def vit_transformer(
     *, vit: str = "vit_tiny_patch16_224", img_size: int | None = None, patch_size: int | None = None, depth: int | None = None,
     global_pool: str = "max", pretrained: PretrainedSpec = True, dropout: float = 0.1, layers: int = 2, heads: int = 8,
 ) -> ViTTemporal:  # fmt: skip
-    """ViT CLS tokens per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
+    """ViT embedding per frame -> TransformerEncoder (ViT width, 8 heads, 2 layers), mean-pooled -> linear."""
     from fvc.models.nets.vit_temporal import ViTTemporal
 
     return ViTTemporal("transformer", vit=vit, img_size=img_size, patch_size=patch_size, depth=depth, global_pool=global_pool,

@@ -24,7 +24,8 @@ class NaiveCNN(nn.Module):
     strongest local response, which is what a forensic trace confined to part of the frame (a spliced or
     flickering region's edge) gives. Averaged over the whole map it is diluted below what three small layers
     can separate: with ``avg`` this network did not memorise a flickering region's clip and its real twin
-    (P(fake) 0.55 vs 0.51 after 100 steps, training loss flat at 0.17-0.2); with ``max`` it does (0.92 vs 0.04).
+    (P(fake) 0.55 vs 0.51 after 100 steps of randomly drawn batches, training loss flat at 0.17-0.2); with ``max``
+    it does (0.92 vs 0.04). On one fixed batch both memorise; on the default run's folds ``max`` 0.890, ``avg`` 0.897.
     """
 
     def __init__(self, num_classes: int = 2, dropout: float = 0.5, global_pool: str = "max") -> None:

@@ -18,6 +18,7 @@ from fvc.cli import main
 from fvc.inference import InputError, expand_inputs, resolve_models, trained_models
 from fvc.io.atomic import write_json
 from fvc.models import create
+from fvc.models.registry import model_kwargs
 
 RECIPE = {"frames": 2, "size": 32, "scaling": "fixed"}
 
@@ -25,10 +26,11 @@ RECIPE = {"frames": 2, "size": 32, "scaling": "fixed"}
 def save_torch_fold(results: Path, name: str, fold: int = 0) -> None:
     """A fold folder as training leaves it (untrained weights: scoring, not accuracy, is under test)."""
     torch.manual_seed(fold)
-    model = create(name, pretrained=False) if name != "naive_cnn" else create(name)
+    kwargs = {**model_kwargs(name), "pretrained": False}  # every builder parameter, as training saves them
+    model = create(name, **kwargs)
     path = results / "models" / name / f"fold_{fold}"
     path.mkdir(parents=True, exist_ok=True)
-    torch.save({"name": name, "kwargs": {}, "state_dict": model.state_dict(),
+    torch.save({"name": name, "kwargs": kwargs, "state_dict": model.state_dict(),
                 "default_cfg": {"mean": (0.5,) * 3, "std": (0.5,) * 3}, "clip_recipe": RECIPE}, path / "model.pt")  # fmt: skip
     write_json(path / "training_complete", {"model": name, "fold": fold})
 

@@ -24,6 +24,7 @@ from fvc.cli import main
 from fvc.inference import load_fold_models, path_problem
 from fvc.io.atomic import write_json
 from fvc.models import create, list_models
+from fvc.models.registry import model_kwargs
 
 RECIPE = {"frames": 2, "size": 32, "scaling": "fixed"}
 
@@ -48,9 +49,10 @@ def fold_dir(results: Path, name: str, fold: int = 0) -> Path:
 def save_torch_fold(results: Path, name: str = "naive_cnn", fold: int = 0, saved_name: str | None = None) -> Path:
     """A torch fold folder as training leaves it (untrained weights: only the loading path is under test)."""
     torch.manual_seed(0)
-    model = create(name)
+    kwargs = {**model_kwargs(name), "pretrained": False}  # every builder parameter, as training saves them
+    model = create(name, **kwargs)
     path = fold_dir(results, name, fold)
-    torch.save({"name": saved_name or name, "kwargs": {}, "state_dict": model.state_dict(),
+    torch.save({"name": saved_name or name, "kwargs": kwargs, "state_dict": model.state_dict(),
                 "default_cfg": {"mean": (0.5,) * 3, "std": (0.5,) * 3}, "clip_recipe": RECIPE}, path / "model.pt")  # fmt: skip
     return path
 

@@ -14,8 +14,9 @@ import torch
 
 from fvc.data.synth import SynthConfig, generate_corpus
 from fvc.inference import export_model, load_fold_models
-from fvc.models import create
 from fvc.io.atomic import write_json
+from fvc.models import create
+from fvc.models.registry import model_kwargs
 from tests.conftest import REPO
 from tests.workflow.runner import run_snakemake
 
@@ -66,7 +67,9 @@ def fake_fold(results, name: str, kwargs: dict, recipe: dict, *, random_norms: b
     zero (zero-initialised residual ends) count in the comparison.
     """
     torch.manual_seed(0)
-    model = create(name, **{"pretrained": False, **kwargs})  # offline: the published weights are not the point
+    # Saved as training saves them: every builder parameter, defaults included (offline: no published weights).
+    kwargs = {**model_kwargs(name, kwargs), "pretrained": False}
+    model = create(name, **kwargs)
     if random_norms:
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):

@@ -148,5 +148,10 @@ def load_torch_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     # A model saved before a parameter existed is rebuilt as it was then; the trained weights replace any initial ones.
     kwargs = {**get_spec(saved["name"]).legacy_params, **saved["kwargs"], "pretrained": False}
     model = create(saved["name"], **kwargs)
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as err:  # torch's message lists tensors; say which file and which build they did not fit
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise ValueError(f"{path}: its weights do not fit '{saved['name']}' built with {saved['kwargs']} "
+                         f"(missing parameters taken as {dict(get_spec(saved['name']).legacy_params)}): {first}") from err  # fmt: skip
     return model.eval(), saved

@@ -90,6 +90,10 @@ def test_a_model_saved_before_a_parameter_existed_loads_as_it_was_built(tmp_path
     torch.save({"name": "vit_gru", "kwargs": {**old_kwargs, "global_pool": "max", "frame_deltas": True}, "state_dict": new.state_dict()},
                tmp_path / "new.pt")  # fmt: skip
     assert load_torch_model(tmp_path / "new.pt")[0].frame_deltas
+    # Weights that fit no such build: the error names the file and the build, not only torch's tensor list.
+    torch.save({"name": "vit_gru", "kwargs": old_kwargs, "state_dict": new.state_dict()}, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match=r"mismatch\.pt: its weights do not fit 'vit_gru' built with .*frame_deltas"):
+        load_torch_model(tmp_path / "mismatch.pt")
 
 
 def test_legacy_params_must_be_builder_parameters():

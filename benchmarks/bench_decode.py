@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fvc.config import ClipRecipe
 from fvc.data.clips import extract_shard
 from fvc.data.index import build_index
+from fvc.data.recipe import ClipRecipe
 from fvc.data.sources import discover_folder
 from fvc.io.encode import write_video
 from fvc.io.video import decode_all, frame_table, read_frames, sample_indices
@@ -131,7 +131,7 @@ def main() -> None:
         make_videos(tmp / "memory", large, 64, 320, 240, 32)
         rss_small = peak_rss("clips", tmp / "memory", tmp / "clips_small", small)
         rss_large = peak_rss("clips", tmp / "memory", tmp / "clips_large", large)
-        print(f"\nclips stage (16 frames, 112x112 fixed) on 64-frame 320x240 videos, peak RSS of a fresh process")
+        print("\nclips stage (16 frames, 112x112 fixed) on 64-frame 320x240 videos, peak RSS of a fresh process")
         print(f"{small:5d} videos: {rss_small:7.0f} MiB")
         print(f"{large:5d} videos: {rss_large:7.0f} MiB")
         print(f"ratio ({large} / {small}): {rss_large / rss_small:.3f}")

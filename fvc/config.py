@@ -17,7 +17,6 @@ import inspect
 import os
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ import jsonschema
 import yaml
 
 __all__ = [
-    "ClipRecipe",
     "ConfigError",
     "coerce_config",
     "load_schema",
@@ -41,33 +39,6 @@ SCHEMA_FOLDER = "schemas"  # fvc/schemas/<name>.schema.yaml, package data (pypro
 
 class ConfigError(ValueError):
     """An invalid configuration or sample sheet; the message names the key (or row) and the reason."""
-
-
-@dataclass(frozen=True)
-class ClipRecipe:
-    """How a clipset turns a video into arrays (config ``clipsets.<name>``).
-
-    ``frames`` positions are sampled (``uniform`` over the video, or every ``stride``-th frame of a centred
-    window), each frame is scaled by ``scaling`` to ``size``, and ``copies`` augmented copies are made per
-    video in addition to the untouched copy 0.
-    """
-
-    name: str
-    frames: int
-    size: int
-    scaling: str  # "fixed", "crop" or "letterbox"
-    sampling: str = "uniform"
-    stride: int = 1
-    copies: int = 0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], name: str) -> ClipRecipe:
-        try:
-            recipe = config["clipsets"][name]
-        except KeyError:
-            known = ", ".join(sorted(config.get("clipsets", {}))) or "none"
-            raise ConfigError(f"config key 'clipsets': no clipset named '{name}' (known: {known})") from None
-        return cls(name=name, **recipe)
 
 
 def schema_files() -> Any:

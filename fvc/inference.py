@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fvc.config import ClipRecipe
+from fvc.data.recipe import ClipRecipe
 from fvc.io.scaling import frame_transform
 from fvc.io.video import DecodeError, frame_table, probe, read_frames, sample_indices
 
@@ -66,7 +66,6 @@ class FoldModel:
         import torch
 
         from fvc.train.data import normalise
-
         from fvc.train.torch_fit import input_layout
 
         tensor = normalise(torch.from_numpy(clip), self.default_cfg["mean"], self.default_cfg["std"])

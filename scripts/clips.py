@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from fvc.augment import AugmentConfig
-from fvc.config import ClipRecipe
 from fvc.data.clips import extract_shard
+from fvc.data.recipe import ClipRecipe
 from fvc.logs import log_to_file
 
 log_to_file(snakemake.log[0])

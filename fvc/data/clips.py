@@ -36,7 +36,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from fvc.augment import AugmentConfig, apply_plan, jitter_positions, plan_copy
-from fvc.config import ClipRecipe
+from fvc.data.recipe import ClipRecipe
 from fvc.io.atomic import atomic_path, write_json, write_parquet
 from fvc.io.scaling import LetterboxGeometry, frame_transform, letterbox_geometry
 from fvc.io.video import DecodeError, frame_table, plan_decode, read_frames, sample_indices

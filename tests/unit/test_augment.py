@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from fvc.augment import OPERATIONS, AugmentConfig, AugmentPlan, apply_plan, jitter_positions, plan_copy
-from fvc.config import ClipRecipe
 from fvc.data.clips import extract_shard
 from fvc.data.index import build_index
+from fvc.data.recipe import ClipRecipe
 from fvc.data.sources import discover_folder
 from fvc.data.splits import fold_rows, make_folds
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fvc.config import ClipRecipe
 from fvc.data.badcorpus import write_bad_corpus
 from fvc.data.clips import extract_shard
 from fvc.data.index import build_index
+from fvc.data.recipe import ClipRecipe
 from fvc.data.sources import read_sheet
 from fvc.io.video import decode_all, read_frames
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fvc.config import ClipRecipe
 from fvc.data.clips import MAX_SUBSTITUTED_SHARE, extract_shard, load_clip, shard_videos
 from fvc.data.index import build_index
+from fvc.data.recipe import ClipRecipe
 from fvc.data.sources import discover_folder
 from fvc.io.scaling import frame_transform
 from fvc.io.video import DecodeError, decode_all, probe, read_frames, sample_indices

@@ -7,11 +7,11 @@ import copy
 import pytest
 import yaml
 
-from fvc.config import ClipRecipe, ConfigError, coerce_config, load_schema, schema_files, validate_config
-from fvc.models.registry import GEOMETRY_PARAMS
-from fvc.models.registry import param_names as model_param_names
+from fvc.config import ConfigError, coerce_config, load_schema, schema_files, validate_config
+from fvc.data.recipe import ClipRecipe
 from fvc.models import get_spec, list_models
-from fvc.models.registry import TRAIN_PARAMS
+from fvc.models.registry import GEOMETRY_PARAMS, TRAIN_PARAMS
+from fvc.models.registry import param_names as model_param_names
 from tests.conftest import REPO
 
 

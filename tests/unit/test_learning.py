@@ -25,9 +25,9 @@ import torch
 import yaml
 
 from fvc.augment import AugmentConfig
-from fvc.config import ClipRecipe
 from fvc.data.clips import extract_shard
 from fvc.data.index import build_index
+from fvc.data.recipe import ClipRecipe
 from fvc.data.sources import load_samples
 from fvc.data.synth import SynthConfig, generate_corpus
 from fvc.features.extract import feature_columns, merge_feature_shards, shard_features

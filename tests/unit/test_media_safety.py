@@ -19,7 +19,6 @@ from fvc.data.sources import discover_folder
 from fvc.io import video
 from fvc.io.encode import write_image, write_video
 from fvc.io.video import DecodeError, decode_all, frame_table, open_media, probe, read_frames
-
 from tests.conftest import moving_frames
 
 
@@ -216,7 +215,7 @@ def test_small_images_in_any_accepted_format_pass_the_pixel_check(tmp_path):
 
 def test_predict_reads_only_what_the_index_would(outside, make_video):
     """``fvc predict`` decodes through the same gate (read_clip: probe, frame_table, read_frames)."""
-    from fvc.config import ClipRecipe
+    from fvc.data.recipe import ClipRecipe
     from fvc.inference import read_clip
 
     root, ts, _ = outside

@@ -12,10 +12,10 @@ rule clips:
         f"{RESULTS}/benchmarks/clips/{{clipset}}_shard_{{shard}}.tsv"
     resources:
         # A retry after an out-of-memory kill or a time-out asks for more (docs/cluster.md).
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=get_stage_mem_mb,
+        runtime=get_stage_runtime,
     params:
-        recipe=lambda wildcards: config["clipsets"][wildcards.clipset],
+        recipe=get_clip_recipe,
         shards=config["shards"],
         seed=config["seed"],
         augment=config.get("augment", {}),

@@ -5,9 +5,11 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from fvc.config import ConfigError, validate_config
+from fvc.config import ConfigError
+from fvc.settings import validate_config
 from fvc.data.splits import heldout_families
 from fvc.io.results_dir import check_results_dir
+from fvc.learners import reads
 from fvc.models import get_spec, resolve_params
 
 try:
@@ -45,19 +47,11 @@ FEATURE_CLIPSETS = sorted(
     {model_clipset(m) for m in MODELS if get_spec(m).input == "features"}
 )
 
-
-def _models_re(kind):
-    names = [m for m in MODELS if get_spec(m).kind == kind]
-    return "|".join(names) if names else "(?!)"
-
-
-SKLEARN_MODELS_RE = _models_re("sklearn")
-TORCH_MODELS_RE = _models_re("torch")
-
 # Models with a hyper-parameter search (config `hpo`); an entry for a model not in `models` is kept but idle.
 HPO = config.get("hpo") or {}
 HPO_MODELS = [m for m in MODELS if m in HPO]
 HPO_MODELS_RE = "|".join(HPO_MODELS) if HPO_MODELS else "(?!)"
+MODELS_RE = "|".join(MODELS) if MODELS else "(?!)"
 
 
 # External test sets (rules/test.smk): name -> source, as `input`.
@@ -115,13 +109,37 @@ def get_test_index_input(wildcards):
 
 
 def get_test_score_data(wildcards):
-    """A model scores a test set from what it was trained on: the set's feature table or its clip shards."""
+    """A model scores a test set from what it was trained on: the set's feature table or its clip shards (the
+    shards always: their manifests say which files the clips stage refused)."""
     clipset = model_clipset(wildcards.model)
     base = f"{RESULTS}/test/{wildcards.test_set}"
     manifests = expand(f"{base}/clips/{clipset}/shard_{{shard}}/manifest.parquet", shard=SHARDS)
-    if get_spec(wildcards.model).kind == "sklearn":
+    if reads(wildcards.model) == "features":
         return {"features": f"{base}/features/{clipset}.parquet", "manifests": manifests}
     return {"manifests": manifests}
+
+
+def get_test_source(wildcards):
+    return TEST_SETS[wildcards.test_set]
+
+
+def get_test_clip_recipe(wildcards):
+    """A test set's clips: the clipset's recipe, untouched copies only (augmented copies are for training)."""
+    return {**config["clipsets"][wildcards.clipset], "copies": 0}
+
+
+def get_test_feature_shards(wildcards):
+    return expand(
+        f"{RESULTS}/test/{wildcards.test_set}/features/{wildcards.clipset}/shard_{{shard}}.parquet",
+        shard=SHARDS,
+    )
+
+
+def get_model_training_complete(wildcards):
+    """Every fold's training_complete of one model (a test set is scored by all of them in one job)."""
+    return expand(
+        f"{RESULTS}/models/{wildcards.model}/fold_{{fold}}/training_complete", fold=FOLDS
+    )
 
 
 def get_all_test_metrics(wildcards):
@@ -158,6 +176,10 @@ def source_files(source):
     return [str(path / label) for label in ("real", "fake") if (path / label).is_dir()]
 
 
+def get_clip_recipe(wildcards):
+    return config["clipsets"][wildcards.clipset]
+
+
 def get_clip_manifests(wildcards):
     return expand(
         f"{RESULTS}/clips/{wildcards.clipset}/shard_{{shard}}/manifest.parquet",
@@ -190,11 +212,67 @@ def get_model_clip_manifests(wildcards):
     )
 
 
-def get_hpo_data(wildcards):
-    """A search reads what the model's training reads: its feature table or its clip shards."""
-    if get_spec(wildcards.model).kind == "sklearn":
+def get_model_data(wildcards):
+    """What a model trains on (and its search searches on): its clipset's feature table or its clip shards."""
+    if reads(wildcards.model) == "features":
         return {"features": get_features_table(wildcards)}
     return {"manifests": get_model_clip_manifests(wildcards)}
+
+
+def get_train_inputs(wildcards):
+    """The train rule's inputs: the model's data, and its search's best_params.json when it has a search."""
+    return {**get_model_data(wildcards), **get_best_params_input(wildcards)}
+
+
+def get_model_params(wildcards):
+    return model_params(wildcards.model)
+
+
+def get_model_clipset(wildcards):
+    return model_clipset(wildcards.model)
+
+
+def get_model_clip_recipe(wildcards):
+    return config["clipsets"][model_clipset(wildcards.model)]
+
+
+def get_train_checkpoint(wildcards):
+    """Where a model trained by epochs keeps its resumable state (not an output: a killed job resumes from it)."""
+    return f"{RESULTS}/checkpoints/{wildcards.model}/fold_{wildcards.fold}/last.pt"
+
+
+def get_hpo_settings(wildcards):
+    """The model's search settings less `storage` (where the study lives is not what it finds)."""
+    return {k: v for k, v in config["hpo"][wildcards.model].items() if k != "storage"}
+
+
+def get_hpo_storage(wildcards):
+    return f"{RESULTS}/hpo/{wildcards.model}/study.db"
+
+
+def get_hpo_checkpoints(wildcards):
+    return f"{RESULTS}/checkpoints/hpo/{wildcards.model}"
+
+
+def get_plot_subcategory(wildcards):
+    """The report's subcategory of a comparison plot (fvc.evaluate.plot_names)."""
+    from fvc.evaluate.plot_names import plot_subcategory
+
+    return plot_subcategory(wildcards.name)
+
+
+def get_plot_labels(wildcards):
+    from fvc.evaluate.plot_names import plot_labels
+
+    return plot_labels(wildcards.name)
+
+
+def get_hpo_plot_subcategory(wildcards):
+    return wildcards.model
+
+
+def get_hpo_plot_labels(wildcards):
+    return {"model": wildcards.model, "plot": wildcards.name}
 
 
 def get_best_params_input(wildcards):
@@ -211,10 +289,12 @@ def get_hpo_runtime(wildcards, attempt):
     A search cut by the limit resumes where it stopped when the job is resubmitted (the study is on disk).
     """
     from fvc.hpo.space import HpoConfig
+    from fvc.learners import learner_class
 
     spec = get_spec(wildcards.model)
     cfg = HpoConfig.from_config(HPO[wildcards.model])
-    trials = max(1, cfg.n_trials()) * cfg.rounds(spec.kind)
+    rounds = cfg.rounds(learner_class(wildcards.model).search_rounds(cfg.cv_folds))
+    trials = max(1, cfg.n_trials()) * rounds
     return min(2880, spec.resources.runtime * trials * attempt)
 
 
@@ -232,9 +312,24 @@ def get_model_resource(attribute):
     def value(wildcards):
         return getattr(get_spec(wildcards.model).resources, attribute)
 
-    if attribute in SCALED_WITH_ATTEMPT:
-        return lambda wildcards, attempt: value(wildcards) * attempt
-    return value
+    def scaled(wildcards, attempt):
+        return value(wildcards) * attempt
+
+    return scaled if attribute in SCALED_WITH_ATTEMPT else value
+
+
+# Decoding, feature and test-scoring jobs: memory and time per attempt (a retry after an out-of-memory kill
+# or a time-out asks for more, docs/cluster.md).
+def get_stage_mem_mb(wildcards, attempt):
+    return 2000 * attempt
+
+
+def get_stage_runtime(wildcards, attempt):
+    return 60 * attempt
+
+
+def get_test_score_mem_mb(wildcards, attempt):
+    return 4000 * attempt
 
 
 def get_all_metrics(wildcards):
@@ -248,6 +343,15 @@ def get_all_metrics(wildcards):
 def get_all_predictions(wildcards):
     return expand(
         f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
+        model=MODELS,
+        fold=FOLDS,
+    )
+
+
+def get_all_video_predictions(wildcards):
+    """Every fold's video-level scores, aggregated by its learner (fvc.learners.aggregate)."""
+    return expand(
+        f"{RESULTS}/models/{{model}}/fold_{{fold}}/video_predictions.parquet",
         model=MODELS,
         fold=FOLDS,
     )
@@ -281,6 +385,6 @@ def cluster_partition(key):
 
 
 def get_slurm_partition(wildcards):
-    """Resource callable for the train rules: the SLURM partition the model's job is sent to."""
+    """Resource callable for the train and hpo rules: the SLURM partition the model's job is sent to."""
     needs_gpu = get_spec(wildcards.model).needs_gpu
     return cluster_partition("gpu_partition" if needs_gpu else "cpu_partition")

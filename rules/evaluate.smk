@@ -1,6 +1,5 @@
 # Gather every (model, fold) into one comparison: tables, paired statistics, plots and a model registry.
 
-from fvc.evaluate.plot_names import plot_labels, plot_subcategory
 from fvc.evaluate.registry import provenance_config
 
 
@@ -24,7 +23,7 @@ rule compare:
 
 rule paired:
     input:
-        predictions=get_all_predictions,
+        predictions=get_all_video_predictions,
     output:
         report(
             f"{RESULTS}/compare/paired.csv",
@@ -45,7 +44,7 @@ rule paired:
 # the family plot only when the index names families), so the rule declares their folder.
 rule plots:
     input:
-        predictions=get_all_predictions,
+        predictions=get_all_video_predictions,
         metrics=rules.compare.output.metrics,
         videos=rules.index.output.videos,
     output:
@@ -54,8 +53,8 @@ rule plots:
             patterns=["{name}.png"],
             caption="../workflow/report/plots.rst",
             category="Plots",
-            subcategory=lambda wildcards: plot_subcategory(wildcards.name),
-            labels=lambda wildcards: plot_labels(wildcards.name),
+            subcategory=get_plot_subcategory,
+            labels=get_plot_labels,
         ),
     log:
         f"{RESULTS}/logs/plots.log",

@@ -12,8 +12,8 @@ rule features:
         f"{RESULTS}/benchmarks/features/{{clipset}}_shard_{{shard}}.tsv"
     resources:
         # A retry after an out-of-memory kill or a time-out asks for more (docs/cluster.md).
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=get_stage_mem_mb,
+        runtime=get_stage_runtime,
     script:
         "../scripts/features.py"
 

@@ -8,7 +8,7 @@
 
 rule hpo:
     input:
-        unpack(get_hpo_data),
+        unpack(get_model_data),
         folds=rules.split.output[0],
     output:
         best=f"{RESULTS}/hpo/{{model}}/best_params.json",
@@ -18,11 +18,8 @@ rule hpo:
             patterns=["{name}.png"],
             caption="../workflow/report/hpo.rst",
             category="Hyper-parameter search",
-            subcategory=lambda wildcards: wildcards.model,
-            labels=lambda wildcards: {
-                "model": wildcards.model,
-                "plot": wildcards.name,
-            },
+            subcategory=get_hpo_plot_subcategory,
+            labels=get_hpo_plot_labels,
         ),
         complete=f"{RESULTS}/hpo/{{model}}/study_complete",
     log:
@@ -38,13 +35,12 @@ rule hpo:
         gpu=get_model_resource("gpu"),
         slurm_partition=get_slurm_partition,
     params:
-        model_params=lambda wildcards: model_params(wildcards.model),
-        hpo=lambda wildcards: {
-            k: v for k, v in config["hpo"][wildcards.model].items() if k != "storage"
-        },
-        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
-        storage=lambda wildcards: f"{RESULTS}/hpo/{wildcards.model}/study.db",
-        checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/hpo/{wildcards.model}",
+        model_params=get_model_params,
+        hpo=get_hpo_settings,
+        clipset=get_model_clipset,
+        clip_recipe=get_model_clip_recipe,
+        storage=get_hpo_storage,
+        checkpoints=get_hpo_checkpoints,
         seed=config["seed"],
         mlruns=f"{RESULTS}/mlruns",
     script:

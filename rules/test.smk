@@ -27,7 +27,7 @@ for _name, _source in TEST_SETS.items():
             "../scripts/synth.py"
 
 
-rule test_index:
+use rule index as test_index with:
     input:
         get_test_index_input,
     output:
@@ -38,14 +38,11 @@ rule test_index:
     benchmark:
         f"{RESULTS}/benchmarks/test/{{test_set}}_index.tsv"
     params:
-        source=lambda wildcards: TEST_SETS[wildcards.test_set],
-        max_file_mb=config.get("index", {}).get("max_file_mb"),
-    script:
-        "../scripts/index.py"
+        source=get_test_source,
 
 
 # The model's clip recipe, untouched copies only: augmented copies are for training.
-rule test_clips:
+use rule clips as test_clips with:
     input:
         videos=rules.test_index.output.videos,
     output:
@@ -54,19 +51,11 @@ rule test_clips:
         f"{RESULTS}/logs/test/{{test_set}}/clips/{{clipset}}/shard_{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/test/{{test_set}}_clips_{{clipset}}_shard_{{shard}}.tsv"
-    resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
     params:
-        recipe=lambda wildcards: {**config["clipsets"][wildcards.clipset], "copies": 0},
-        shards=config["shards"],
-        seed=config["seed"],
-        augment=config.get("augment", {}),
-    script:
-        "../scripts/clips.py"
+        recipe=get_test_clip_recipe,
 
 
-rule test_features:
+use rule features as test_features with:
     input:
         manifest=f"{RESULTS}/test/{{test_set}}/clips/{{clipset}}/shard_{{shard}}/manifest.parquet",
     output:
@@ -75,31 +64,24 @@ rule test_features:
         f"{RESULTS}/logs/test/{{test_set}}/features/{{clipset}}/shard_{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/test/{{test_set}}_features_{{clipset}}_shard_{{shard}}.tsv"
-    script:
-        "../scripts/features.py"
 
 
-rule test_merge_features:
+use rule merge_features as test_merge_features with:
     input:
-        shards=lambda wildcards: expand(
-            f"{RESULTS}/test/{wildcards.test_set}/features/{wildcards.clipset}/shard_{{shard}}.parquet",
-            shard=SHARDS,
-        ),
+        shards=get_test_feature_shards,
         videos=rules.test_index.output.videos,
     output:
         f"{RESULTS}/test/{{test_set}}/features/{{clipset}}.parquet",
     log:
         f"{RESULTS}/logs/test/{{test_set}}/features/{{clipset}}/merge.log",
-    script:
-        "../scripts/merge_features.py"
+    benchmark:
+        f"{RESULTS}/benchmarks/test/{{test_set}}_merge_features_{{clipset}}.tsv"
 
 
 rule test_score:
     input:
         unpack(get_test_score_data),
-        complete=lambda wildcards: expand(
-            f"{RESULTS}/models/{wildcards.model}/fold_{{fold}}/training_complete", fold=FOLDS
-        ),
+        complete=get_model_training_complete,
         videos=rules.test_index.output.videos,
         rejected=rules.test_index.output.rejected,
         training_videos=rules.index.output.videos,
@@ -117,8 +99,8 @@ rule test_score:
     benchmark:
         f"{RESULTS}/benchmarks/test/{{test_set}}_score_{{model}}.tsv"
     resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=get_test_score_mem_mb,
+        runtime=get_stage_runtime,
     script:
         "../scripts/test_score.py"
 

@@ -1,19 +1,20 @@
-# One job per (model, fold); `training_complete` is written last by fvc.train.fold.
-# scikit-learn models read a clipset's feature table, torch models its clip shards; a model with an `hpo`
-# entry also reads its search's best_params.json, whose values win over model_params.
+# One job per (model, fold); `training_complete` is written last by fvc.learners.fold.
+# The model's learner decides what it reads (its clipset's feature table or clip shards, get_train_inputs)
+# and the file it saves (model.joblib, model.pt: named in metrics.json); a model with an `hpo` entry also
+# reads its search's best_params.json, whose values win over model_params. The model file is not declared
+# as an output because its name depends on the model's kind; training_complete vouches for it.
 # Params are provenance: Snakemake reruns a job when one changes. So they hold only what the model depends
 # on; the tracking settings (config `tracking`: on/off, server, experiment name) are read by scripts/train.py
 # from the config, and `mlruns` and `checkpoint` are paths fixed by `results`.
 
 
-rule train_sklearn:
+rule train:
     input:
-        unpack(get_best_params_input),
-        features=get_features_table,
+        unpack(get_train_inputs),
         folds=rules.split.output[0],
     output:
-        model=f"{RESULTS}/models/{{model}}/fold_{{fold}}/model.joblib",
         predictions=f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
+        video_predictions=f"{RESULTS}/models/{{model}}/fold_{{fold}}/video_predictions.parquet",
         metrics=f"{RESULTS}/models/{{model}}/fold_{{fold}}/metrics.json",
         complete=f"{RESULTS}/models/{{model}}/fold_{{fold}}/training_complete",
     log:
@@ -21,38 +22,7 @@ rule train_sklearn:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{model}}_fold_{{fold}}.tsv"
     wildcard_constraints:
-        model=SKLEARN_MODELS_RE,
-    threads: get_model_resource("threads")
-    resources:
-        mem_mb=get_model_resource("mem_mb"),
-        runtime=get_model_resource("runtime"),
-        slurm_partition=get_slurm_partition,
-    params:
-        model_params=lambda wildcards: model_params(wildcards.model),
-        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
-        seed=config["seed"],
-        mlruns=f"{RESULTS}/mlruns",
-    script:
-        "../scripts/train.py"
-
-
-rule train_torch:
-    input:
-        unpack(get_best_params_input),
-        manifests=get_model_clip_manifests,
-        folds=rules.split.output[0],
-    output:
-        model=f"{RESULTS}/models/{{model}}/fold_{{fold}}/model.pt",
-        predictions=f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
-        history=f"{RESULTS}/models/{{model}}/fold_{{fold}}/history.csv",
-        metrics=f"{RESULTS}/models/{{model}}/fold_{{fold}}/metrics.json",
-        complete=f"{RESULTS}/models/{{model}}/fold_{{fold}}/training_complete",
-    log:
-        f"{RESULTS}/logs/train/{{model}}/fold_{{fold}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/train/{{model}}_fold_{{fold}}.tsv"
-    wildcard_constraints:
-        model=TORCH_MODELS_RE,
+        model=MODELS_RE,
     threads: get_model_resource("threads")
     resources:
         mem_mb=get_model_resource("mem_mb"),
@@ -60,9 +30,10 @@ rule train_torch:
         gpu=get_model_resource("gpu"),
         slurm_partition=get_slurm_partition,
     params:
-        model_params=lambda wildcards: model_params(wildcards.model),
-        clip_recipe=lambda wildcards: config["clipsets"][model_clipset(wildcards.model)],
-        checkpoint=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.model}/fold_{wildcards.fold}/last.pt",
+        model_params=get_model_params,
+        clipset=get_model_clipset,
+        clip_recipe=get_model_clip_recipe,
+        checkpoint=get_train_checkpoint,
         seed=config["seed"],
         mlruns=f"{RESULTS}/mlruns",
     script:

@@ -1,5 +1,6 @@
 """Snakemake entry point: one model's hyper-parameter search (fvc.hpo.study.run_search)."""
 
+from fvc.data.recipe import ClipRecipe
 from fvc.hpo.study import run_search
 from fvc.logs import log_to_file
 from fvc.models.hub import WeightsConfig
@@ -22,9 +23,9 @@ run_search(
     outputs={"best": output.best, "trials": output.trials, "plots": output.plots, "complete": output.complete},
     storage_path=params.storage,
     checkpoints=params.checkpoints,
+    recipe=ClipRecipe(name=params.clipset, **params.clip_recipe),
     features_path=inputs.get("features"),
-    manifests=list(inputs.manifests) if "manifests" in inputs.keys() else None,
-    clip_recipe=dict(params.clip_recipe),
+    manifests=list(inputs.get("manifests", [])),
     threads=snakemake.threads,
     tracking=TrackingConfig.from_config(snakemake.config.get("tracking")),
     store=params.mlruns,

@@ -1,4 +1,4 @@
-"""Snakemake entry point: fold predictions (+ histories beside them), metrics and index -> compare/plots/*.png."""
+"""Snakemake entry point: fold video predictions (+ histories beside them), metrics and index -> compare/plots/*.png."""
 
 from fvc.evaluate.plots import plot_results
 from fvc.logs import log_to_file

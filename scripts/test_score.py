@@ -1,11 +1,11 @@
-"""Snakemake entry point: one model's folds and their ensemble score one test set (fvc.evaluate.test_sets)."""
+"""Snakemake entry point: one model's folds and their ensemble score one test set (fvc.inference.test_sets)."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from fvc.data.index import collect_rejections
-from fvc.evaluate.test_sets import score_test_set
+from fvc.inference.test_sets import score_test_set
 from fvc.logs import log_to_file
 
 log_to_file(snakemake.log[0])

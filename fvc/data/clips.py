@@ -39,10 +39,10 @@ from fvc.augment import AugmentConfig, apply_plan, jitter_positions, plan_copy
 from fvc.data.recipe import ClipRecipe
 from fvc.io.atomic import atomic_path, write_json, write_parquet
 from fvc.io.scaling import LetterboxGeometry, frame_transform, letterbox_geometry
-from fvc.io.video import DecodeError, frame_table, plan_decode, read_frames, sample_indices
+from fvc.io.video import DecodeError, frame_table, plan_decode, probe, read_frames, sample_indices
 
 __all__ = [
-    "MANIFEST_COLUMNS", "MAX_SUBSTITUTED_SHARE", "clip_geometry", "clip_substitutions", "extract_shard", "load_clip",
+    "MANIFEST_COLUMNS", "MAX_SUBSTITUTED_SHARE", "clip_geometry", "clip_substitutions", "extract_shard", "load_clip", "read_clip",
     "shard_of", "shard_videos",
 ]  # fmt: skip
 
@@ -112,6 +112,25 @@ def extract_shard(
 def load_clip(shard_dir: str | Path, array_name: str) -> np.ndarray:
     """Memory-map one clip array; pages are read only when touched."""
     return np.load(Path(shard_dir) / array_name, mmap_mode="r")
+
+
+def read_clip(path: str | Path, recipe: ClipRecipe) -> np.ndarray:
+    """Copy 0 of a file under ``recipe``: uint8 (T, H, W, 3), as :func:`extract_shard` would have made it.
+
+    As there, the probed display size fixes the letterbox geometry (a stream that changes resolution keeps
+    one shape), and a clip with too many undecodable frames is refused with :class:`DecodeError`. Scoring a
+    new file (``fvc predict``) reads it this way, so it sees what the training clips showed.
+    """
+    info = probe(path)  # the index's checks, and the geometry the clips stage used
+    table = frame_table(path)  # a still is a 1-frame table
+    positions = sample_indices(table.count, recipe.frames, mode=recipe.sampling, stride=recipe.stride)
+    transform = frame_transform(recipe.scaling, recipe.size, display_size=(info.width, info.height))
+    substituted: list[int] = []
+    clip = read_frames(path, positions, transform, table=table, substituted=substituted)
+    reason = clip_substitutions(positions, substituted)[2]
+    if reason:
+        raise DecodeError(path, reason)
+    return clip
 
 
 def clip_substitutions(positions: Sequence[int], substituted: Iterable[int]) -> tuple[int, list[int], str]:

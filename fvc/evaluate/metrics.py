@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn import metrics as skm
 
-__all__ = ["METRIC_NAMES", "binary_metrics", "equal_error_rate", "video_level"]
+__all__ = ["METRIC_NAMES", "binary_metrics", "equal_error_rate"]
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
 
@@ -43,9 +42,3 @@ def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
     d0, d1 = diff[crossing - 1], diff[crossing]
     w = d0 / (d0 - d1) if d1 != d0 else 0.0
     return float(fpr[crossing - 1] + w * (fpr[crossing] - fpr[crossing - 1]))
-
-
-def video_level(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate clip-level rows (augmented copies, several clips) to one mean score per source video."""
-    grouped = predictions.groupby("video_id", sort=True)
-    return grouped.agg(label=("label", "first"), score=("score", "mean"), fold=("fold", "first")).reset_index()

@@ -10,7 +10,7 @@ Every figure that tells several series apart (models, folds, metrics) takes thei
 in a 10-colour palette never share a look (the 11th repeats the 1st colour with another marker, line style
 and hatch).
 
-Inputs: ``scores`` is the video-level table of ``fvc.evaluate.predictions.video_scores`` (model, fold,
+Inputs: ``scores`` is the video-level table of ``fvc.evaluate.predictions.collect_video_scores`` (model, fold,
 video_id, label 1 = fake, score = P(fake)); ``metrics`` is ``compare/metrics.parquet``; ``history`` is
 ``collect_histories``' per-epoch table; ``videos`` is the index (its ``family`` column).
 """
@@ -37,7 +37,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
 
 from fvc.evaluate.plot_names import plot_name  # noqa: E402
-from fvc.evaluate.predictions import collect_histories, collect_predictions, video_scores  # noqa: E402
+from fvc.evaluate.predictions import collect_histories, collect_video_scores  # noqa: E402
 from fvc.io.atomic import atomic_path  # noqa: E402
 
 __all__ = [
@@ -461,9 +461,9 @@ def plot_results(
     out_dir: str | Path,
     videos_path: str | Path | None = None,
 ) -> list[Path]:
-    """The workflow's entry point: read the fold predictions (and histories beside them), then plot."""
+    """The workflow's entry point: read the folds' video predictions (and histories beside them), then plot."""
     prediction_paths = [Path(p) for p in prediction_paths]
-    scores = video_scores(collect_predictions(prediction_paths))
+    scores = collect_video_scores(prediction_paths)
     history = collect_histories(p.parent for p in prediction_paths)
     videos = pd.read_parquet(videos_path) if videos_path is not None else None
     return write_plots(scores, pd.read_parquet(metrics_path), out_dir, videos=videos, history=history)

@@ -2,6 +2,8 @@
 
 The plots and the paired statistics both start from these tables; reading them in one place keeps the
 "which model, which fold" bookkeeping (taken from the ``models/<model>/fold_<k>/`` layout) consistent.
+Video scores are read as each fold's learner aggregated them (``video_predictions.parquet``), never
+re-aggregated here: how clips become a video is the learner's setting (fvc.learners.aggregate).
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fvc.evaluate.metrics import video_level
-
-__all__ = ["HISTORY_FILE", "collect_histories", "collect_predictions", "fold_dir_key", "video_scores"]
+__all__ = ["HISTORY_FILE", "collect_histories", "collect_predictions", "collect_video_scores", "fold_dir_key"]
 
 HISTORY_FILE = "history.csv"
 
@@ -50,16 +50,14 @@ def collect_predictions(paths: Iterable[str | Path]) -> pd.DataFrame:
     return table.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def video_scores(predictions: pd.DataFrame) -> pd.DataFrame:
-    """One row per model x fold x validation video (mean score over its clips), as the metrics use."""
-    parts = []
-    for (model, _fold), group in predictions.groupby(["model", "fold"], sort=True):
-        videos = video_level(group)
-        videos.insert(0, "model", model)
-        parts.append(videos)
-    if not parts:
-        return pd.DataFrame(columns=["model", "video_id", "label", "score", "fold"])
-    table = pd.concat(parts, ignore_index=True)
+def collect_video_scores(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per model x fold x held-out video, from the folds' ``video_predictions.parquet``.
+
+    Columns model, fold, video_id, label (int64), score; sorted by model, fold and video.
+    """
+    table = collect_predictions(paths)
+    if table.empty:
+        return pd.DataFrame(columns=["model", "fold", "video_id", "label", "score"])
     table["label"] = table["label"].astype("int64")
     return table[["model", "fold", "video_id", "label", "score"]]
 

@@ -59,14 +59,17 @@ def code_version() -> dict[str, str | None]:
     return {"fvc": fvc.__version__, "git_commit": git_commit()}
 
 
-def model_file(fold_dir: str | Path) -> str | None:
-    """The fold's model file (``model.joblib`` for scikit-learn, ``model.pt`` for torch), or None.
+def model_file(metrics_path: str | Path, record: Mapping[str, Any]) -> str | None:
+    """The fold's model file as its learner named it in ``metrics.json`` (``model_file``), or None.
 
-    Looked up beside the metrics rather than passed in, so the registry does not need to know which train
-    rule (and file format) produced each model.
+    The learner is the one place that knows a kind's file format (fvc.learners); the registry takes its
+    word rather than guessing from the folder. None when the record names no file or the file is gone.
     """
-    candidates = sorted(p for p in Path(fold_dir).glob("model.*") if p.is_file() and not p.name.startswith("."))
-    return candidates[0].as_posix() if candidates else None
+    name = record.get("model_file")
+    if not name:
+        return None
+    path = Path(metrics_path).parent / str(name)
+    return path.as_posix() if path.is_file() else None
 
 
 def build_registry(
@@ -87,7 +90,7 @@ def build_registry(
         entries.append({
             "model": record["model"],
             "fold": int(record["fold"]),
-            "model_path": model_file(Path(path).parent),
+            "model_path": model_file(path, record),
             "metrics": record["video"],
             "warnings": list(record.get("warnings") or ()),
             "params": record.get("params", {}),

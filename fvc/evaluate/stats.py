@@ -112,7 +112,7 @@ def paired_auc_comparison(
     """One row per pair of models (alphabetical, difference = model_a - model_b) from video-level scores.
 
     ``scores`` has columns model, fold, video_id, label (1 = fake), score (see
-    ``fvc.evaluate.predictions.video_scores``). Columns: model_a, model_b, n_folds, auc_a, auc_b (mean
+    ``fvc.evaluate.predictions.collect_video_scores``). Columns: model_a, model_b, n_folds, auc_a, auc_b (mean
     over the paired folds), auc_diff (mean per-fold difference), ci_low, ci_high (bootstrap percentile
     interval at ``confidence``), wilcoxon_p, note (why a value is missing), diff_fold_<k> per fold.
     """

@@ -1,23 +1,24 @@
 """Score one set of hyper-parameters: train on the search sample's folds, measure the held-out ones.
 
-A trial goes through the same code as the final training (``fit_fold`` for scikit-learn models,
-``fit_torch_fold`` and the training engine for torch models) on a folds table made from the sample, so a
-searched parameter means exactly what it means in the train rules.
+A trial goes through the same learner as the final training (:mod:`fvc.learners`: the same plan, fit and
+aggregation) on a folds table made from the sample, so a searched parameter means exactly what it means in
+the train rule.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fvc.evaluate.metrics import binary_metrics, video_level
-from fvc.models import get_spec
+from fvc.data.recipe import ClipRecipe
+from fvc.evaluate.metrics import binary_metrics
+from fvc.learners import ClipSource, make_plan, new_learner
 from fvc.models.hub import WeightsConfig
 
 __all__ = ["SearchData", "evaluate_params"]
@@ -37,16 +38,11 @@ class SearchData:
     name: str
     folds: pd.DataFrame  # the sample's videos with their search folds (video_id, group, label, fold)
     seed: int
-    features: pd.DataFrame | None = None  # scikit-learn models
-    manifests: list[str] = field(default_factory=list)  # torch models
-    clip_recipe: dict[str, Any] = field(default_factory=dict)
+    recipe: ClipRecipe  # the clipset the model reads
+    source: ClipSource = ClipSource()  # its feature table (held in memory for every trial) or clip shards
     threads: int = 1
-    checkpoints: Path | None = None  # torch models: resumable per-trial checkpoints live below
-    weights: WeightsConfig | None = None  # torch models: the published-weights cache (config `weights`)
-
-    @property
-    def kind(self) -> str:
-        return get_spec(self.name).kind
+    checkpoints: Path | None = None  # models trained by epochs: resumable per-trial checkpoints live below
+    weights: WeightsConfig | None = None  # the published-weights cache (config `weights`)
 
 
 def evaluate_params(
@@ -61,47 +57,26 @@ def evaluate_params(
 ) -> float:
     """Mean held-out ``metric`` (video level) over the first ``rounds`` search folds.
 
-    ``report`` gets the running mean after each round (scikit-learn) or the early-stopping value after each
-    epoch (torch), so a pruner can stop a poor trial early. ``checkpoint_key`` (a hash of the parameters) names
-    the trial's checkpoint folder: a trial killed mid-training and re-run with the same parameters resumes
-    from its last epoch.
+    ``report`` gets the early-stopping value after each epoch of a model trained by epochs, else the running
+    mean after each round, so a pruner can stop a poor trial early. ``checkpoint_key`` (a hash of the
+    parameters) names the trial's checkpoint folder: a trial killed mid-training and re-run with the same
+    parameters resumes from its last epoch.
     """
+    plan = make_plan(data.name, params, data.recipe, seed=data.seed, weights=data.weights)
     values: list[float] = []
     for fold in range(rounds):
-        if data.kind == "sklearn":
-            predictions = _sklearn_round(data, dict(params), fold)
-        else:
-            predictions = _torch_round(data, dict(params), fold, metric, report, checkpoint_key, tracker)
-        videos = video_level(predictions)
+        learner = new_learner(plan)
+        epochs = int(plan.params.get("epochs", 1) or 1)
+        reporter = _EpochReporter(report, _EPOCH_METRIC.get(metric, "val_f1"), offset=fold * epochs, tracker=tracker)
+        checkpoint = data.checkpoints / checkpoint_key / f"round_{fold}.pt" if data.checkpoints is not None else None
+        fit = learner.fit(data.source, data.folds, fold, threads=data.threads, checkpoint=checkpoint, tracker=reporter, progress=False)
+        videos = learner.aggregate(fit.predictions)
         value = binary_metrics(videos["label"].to_numpy(), videos["score"].to_numpy())[metric]
         values.append(value)
         log.info("  round %d: %s %.4f", fold, metric, value)
-        if data.kind == "sklearn":
+        if not learner.reports_epochs:
             report(fold, float(np.mean(values)))
     return float(np.mean(values))
-
-
-def _sklearn_round(data: SearchData, params: dict[str, Any], fold: int) -> pd.DataFrame:
-    from fvc.train.sklearn_fit import fit_fold
-
-    if data.features is None:
-        raise ValueError(f"model '{data.name}' reads features: the search needs its feature table")
-    return fit_fold(data.name, params, data.features, data.folds, fold, data.seed, n_jobs=data.threads).predictions
-
-
-def _torch_round(data: SearchData, params: dict[str, Any], fold: int, metric: str, report: Report, key: str, tracker: Any) -> pd.DataFrame:
-    from fvc.train.torch_fit import fit_torch_fold
-
-    if data.checkpoints is None or not data.manifests:
-        raise ValueError(f"model '{data.name}' reads clips: the search needs clip manifests and a checkpoint folder")
-    epochs = int(params.get("epochs", 1) or 1)
-    epoch_reporter = _EpochReporter(report, _EPOCH_METRIC.get(metric, "val_f1"), offset=fold * epochs, tracker=tracker)
-    fit = fit_torch_fold(
-        data.name, params, manifests=data.manifests, folds=data.folds, fold=fold, seed=data.seed,
-        checkpoint=data.checkpoints / key / f"round_{fold}.pt", clip_recipe=data.clip_recipe,
-        threads=data.threads, tracker=epoch_reporter, progress=False, weights=data.weights,
-    )  # fmt: skip
-    return fit.predictions
 
 
 class _EpochReporter:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["METHODS", "HpoConfig", "ParamRange", "SearchSpace", "check_space_names"]
+__all__ = ["METHODS", "HpoConfig", "ParamRange", "SearchSpace", "check_hpo_config", "check_space_names"]
 
 METHODS = ("grid", "optuna")
 # Metrics of fvc.evaluate.metrics.binary_metrics that a search can maximise (video level, held-out round).
@@ -139,8 +139,9 @@ class HpoConfig:
             startup_trials=values.get("startup_trials"), storage=values.get("storage"), raw=values,
         )  # fmt: skip
 
-    def rounds(self, kind: str) -> int:
-        return self.cv_rounds or (self.cv_folds if kind == "sklearn" else 1)
+    def rounds(self, default: int) -> int:
+        """Inner rounds per trial: ``cv_rounds`` where set, else the learner's own ``default``."""
+        return self.cv_rounds or default
 
     def n_trials(self) -> int:
         if self.method == "grid":
@@ -163,3 +164,30 @@ def check_space_names(model: str, space: Mapping[str, Any]) -> None:
             raise ValueError(f"hpo.{model}.space.{name}: the data a model reads cannot be searched")
         if name not in allowed:
             raise ValueError(f"hpo.{model}.space.{name}: not a parameter of '{model}' (searchable: {', '.join(sorted(allowed))})")
+
+
+def check_hpo_config(hpo: Mapping[str, Any]) -> None:
+    """What the schema cannot check of ``hpo``: registered models, searchable names and choices, a coherent method.
+
+    Choices given with ``--config`` arrive as strings; each is typed as its parameter's default, in place.
+    """
+    from fvc.config import ConfigError
+    from fvc.models.params import check_param_choices, coerce_param_values
+    from fvc.models.registry import list_models
+
+    known = list_models()
+    for name, values in hpo.items():
+        if name not in known:
+            raise ConfigError(f"config key 'hpo.{name}': unknown model '{name}' (registered: {', '.join(known)})")
+        for param, choices in (values.get("space") or {}).items():
+            if isinstance(choices, list):
+                for i, choice in enumerate(choices):
+                    holder = {param: choice}
+                    coerce_param_values(name, holder)
+                    choices[i] = holder[param]
+        check_param_choices(name, values.get("space") or {}, "hpo")
+        try:
+            HpoConfig.from_config(values)
+            check_space_names(name, values["space"])
+        except ValueError as exc:
+            raise ConfigError(f"config key 'hpo.{name}': {exc}") from None

@@ -36,11 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fvc.data.recipe import ClipRecipe
 from fvc.fingerprint import fingerprint
 from fvc.hpo.best import load_best_params, with_best_params
 from fvc.hpo.objective import SearchData, evaluate_params
 from fvc.hpo.space import HpoConfig
 from fvc.io.atomic import write_json, write_parquet
+from fvc.learners import ClipSource, learner_class, recipe_dict
 from fvc.models.hub import WeightsConfig
 from fvc.track import TrackingConfig, tracking_run
 
@@ -91,9 +93,9 @@ def run_search(
     outputs: Mapping[str, str | Path],
     storage_path: str | Path,
     checkpoints: str | Path,
+    recipe: ClipRecipe,
     features_path: str | Path | None = None,
     manifests: list[str] | None = None,
-    clip_recipe: Mapping[str, Any] | None = None,
     threads: int = 1,
     tracking: TrackingConfig | None = None,
     store: str | Path | None = None,
@@ -113,11 +115,9 @@ def run_search(
     except ValueError as exc:
         raise ValueError(f"hpo.{model}: the search sample ({len(sample)} videos, sample_fraction {cfg.sample_fraction}) "
                          f"cannot be cross-validated with cv_folds={cfg.cv_folds}: {exc}") from None  # fmt: skip
-    data = SearchData(
-        model, search_folds, seed, features=pd.read_parquet(features_path) if features_path else None,
-        manifests=list(manifests or []), clip_recipe=dict(clip_recipe or {}), threads=threads, checkpoints=Path(checkpoints),
-        weights=weights,
-    )  # fmt: skip
+    # A feature table is read once for every trial; clips are read from their shards by each.
+    source = ClipSource(manifests=list(manifests or []), features=pd.read_parquet(features_path) if features_path else None)
+    data = SearchData(model, search_folds, seed, recipe, source, threads=threads, checkpoints=Path(checkpoints), weights=weights)
     log.info("hpo %s: %s search on %d of %d videos, %d search folds, metric %s", model, cfg.method, len(sample), len(videos),
              cfg.cv_folds, cfg.metric)  # fmt: skip
     result = run_study(model, base_params, cfg, data, storage_path=storage_path, tracking=tracking, store=store)
@@ -141,13 +141,13 @@ def run_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage, url = _storage(cfg.storage, Path(storage_path))
-    name = study_name(model, cfg, base_params, data.seed, data.folds, data.clip_recipe)
+    name = study_name(model, cfg, base_params, data.seed, data.folds, recipe_dict(data.recipe))
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True, pruner=_pruner(cfg))
     failed = _fail_interrupted(study, shared=cfg.storage is not None)
     target = cfg.n_trials()
     if cfg.method == "grid":
         _enqueue_grid(study, cfg.space.grid()[:target])
-    rounds = cfg.rounds(data.kind)
+    rounds = cfg.rounds(learner_class(model).search_rounds(cfg.cv_folds))
     done = _counted(study)
     log.info("study %s in %s: %d of %d trials finished%s", name, url, len(done), target,
              f"; {failed} interrupted trial(s) will run again" if failed else "")  # fmt: skip

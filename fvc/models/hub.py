@@ -343,13 +343,11 @@ def weights_for_config(config: Mapping[str, Any]) -> list[tuple[str, PublishedWe
     Each model's weights are chosen from its resolved parameters (registry defaults, ``model_params``) and its
     clipset's geometry, as its training job chooses them; a model set to a weights file needs nothing pulled.
     """
-    from fvc.models.registry import get_spec, is_pretrained, model_kwargs, resolve_params
+    from fvc.models.registry import is_pretrained, model_kwargs, resolve_params
 
     needed = []
     for name in config.get("models") or ():
-        spec = get_spec(name)
-        if spec.kind != "torch":
-            continue
+        # Only models with a `pretrained` parameter (torch backbones) can name published weights.
         params = resolve_params(name, (config.get("model_params") or {}).get(name))
         pretrained = params.get("pretrained")
         if not is_pretrained(pretrained):

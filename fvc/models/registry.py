@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "DATA_PARAMS", "GEOMETRY_PARAMS", "JOB_PARAMS", "TRAIN_PARAMS", "ModelSpec", "Resources", "check_choices", "choice_error", "create",
     "get_spec", "is_pretrained", "list_models", "model_kwargs", "param_names", "register_model", "resolve_params",
+    "train_params",
 ]  # fmt: skip
 
 # Family modules that register models; imported on first lookup so importing the registry stays cheap.
@@ -212,4 +213,10 @@ def param_names(name: str) -> frozenset[str] | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
     builder = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL} - JOB_PARAMS
-    return frozenset(builder | DATA_PARAMS | (TRAIN_PARAMS if spec.kind == "torch" else frozenset()))
+    return frozenset(builder | DATA_PARAMS | train_params(name))
+
+
+def train_params(name: str) -> frozenset[str]:
+    """The training-engine settings ``model_params.<name>`` may hold: :data:`TRAIN_PARAMS` for a torch model, none
+    for a scikit-learn one (its builder arguments are all it reads)."""
+    return TRAIN_PARAMS if get_spec(name).kind == "torch" else frozenset()

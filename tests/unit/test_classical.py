@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from fvc.data.splits import make_folds
 from fvc.models import create, get_spec, list_models
-from fvc.train.sklearn_fit import fit_fold
+from fvc.learners.sklearn_fit import fit_fold
 
 CLASSICAL = ["hist_gradient_boosting", "logistic_regression", "random_forest", "svm"]
 
@@ -68,7 +68,7 @@ def test_create_drops_data_params_and_rejects_unknown():
 
 
 def test_svm_calibration_folds_shrink_to_the_smaller_class():
-    from fvc.train.sklearn_fit import fit_estimator
+    from fvc.learners.sklearn_fit import fit_estimator
 
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(size=(10, 3)), rng.normal(2.0, size=(2, 3))])  # only 2 fakes: 3-fold calibration cannot stratify
@@ -83,7 +83,7 @@ def test_svm_calibration_folds_shrink_to_the_smaller_class():
 def test_calibration_folds_keep_groups_together():
     """A fake and the real it was made from are near-duplicates: calibrating on one while the other trains the
     calibrated model inverts the calibration (the SVM scored held-out fakes as real: ROC-AUC 0.33)."""
-    from fvc.train.sklearn_fit import fit_estimator
+    from fvc.learners.sklearn_fit import fit_estimator
 
     rng = np.random.default_rng(1)
     scenes = rng.normal(0.0, 3.0, size=(40, 6))

@@ -196,7 +196,7 @@ def test_substituted_frames_are_recorded_and_too_many_reject_the_video(tmp_path,
 
 
 def test_predict_clip_matches_the_clips_stage_on_damaged_and_changing_streams(tmp_path):
-    from fvc.inference import read_clip
+    from fvc.data.clips import read_clip
 
     changing = resolution_change_video(tmp_path / "joined.ts")
     assert read_clip(changing, ClipRecipe("c", frames=6, size=32, scaling="letterbox")).shape == (6, 32, 32, 3)

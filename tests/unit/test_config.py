@@ -7,7 +7,8 @@ import copy
 import pytest
 import yaml
 
-from fvc.config import ConfigError, coerce_config, load_schema, schema_files, validate_config
+from fvc.config import ConfigError, coerce_config, load_schema, schema_files
+from fvc.settings import validate_config
 from fvc.data.recipe import ClipRecipe
 from fvc.models import get_spec, list_models
 from fvc.models.registry import GEOMETRY_PARAMS, TRAIN_PARAMS
@@ -147,11 +148,19 @@ def _folder(root, real: int, fake: int):
 
 
 def test_folds_above_the_synthetic_scene_count_are_refused(config):
-    config["synth"]["scenes"], config["split"]["folds"] = 3, 4
+    config["synth"]["scenes"], config["synth"]["stills"], config["split"]["folds"] = 3, 1, 4
     with pytest.raises(ConfigError, match=r"config key 'split.folds': 4 folds need at least 4 groups of each label.*synth.scenes: 3"):
         validate_config(config)
     config["split"]["folds"] = 3
     validate_config(config)
+
+
+def test_synth_settings_its_own_check_refuses_are_refused_at_parse_time(config):
+    """The synth domain's dataclass checks what the schema cannot (more stills than scenes); before, the synth
+    job found out after the DAG had started."""
+    config["synth"]["scenes"], config["synth"]["stills"] = 3, 4
+    with pytest.raises(ConfigError, match=r"config key 'synth': stills must be in \[0, 3\], got 4"):
+        validate_config(config)
 
 
 def test_folds_above_the_files_of_a_folder_are_refused(config, tmp_path):
@@ -290,11 +299,11 @@ def test_a_built_wheel_ships_the_schemas_and_validates_without_the_source_tree(t
         archive.extractall(tmp_path / "site")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     check = (
-        "import sys, yaml; sys.path.insert(0, sys.argv[1]); import fvc.config as c; "
-        "assert c.__file__.startswith(sys.argv[1]), c.__file__; "
-        "cfg = yaml.safe_load(open(sys.argv[2])); c.validate_config(cfg, check_models=False); "
+        "import sys, yaml; sys.path.insert(0, sys.argv[1]); import fvc.config as c, fvc.settings as s; "
+        "assert c.__file__.startswith(sys.argv[1]) and s.__file__.startswith(sys.argv[1]), c.__file__; "
+        "cfg = yaml.safe_load(open(sys.argv[2])); s.validate_config(cfg, check_models=False); "
         "cfg['split']['fold'] = 3\n"
-        "try:\n    c.validate_config(cfg, check_models=False)\nexcept c.ConfigError as e:\n    print(e)"
+        "try:\n    s.validate_config(cfg, check_models=False)\nexcept c.ConfigError as e:\n    print(e)"
     )
     proc = subprocess.run([sys.executable, "-c", check, str(tmp_path / "site"), str(tmp_path / "config.yaml")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -320,7 +329,8 @@ def test_test_sets_are_checked_when_the_config_is_read(tmp_path):
     """A test set's path, its synthetic settings and a folder's class subfolders, named by the test set's key."""
     import yaml
 
-    from fvc.config import ConfigError, validate_config
+    from fvc.config import ConfigError
+    from fvc.settings import validate_config
     from tests.conftest import REPO
 
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))

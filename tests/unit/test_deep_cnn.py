@@ -9,7 +9,8 @@ import torch
 import yaml
 from torch import nn
 
-from fvc.config import ConfigError, validate_config
+from fvc.config import ConfigError
+from fvc.settings import validate_config
 from fvc.hpo.space import check_space_names
 from fvc.models import create, get_spec
 from fvc.models.nets.blocks import CBAM, BasicBlock, DenseBlock, HybridBlock, SqueezeExcite, Transition

@@ -285,7 +285,9 @@ def _clip_shard(root, frames: int, n_groups: int = 8) -> tuple[str, pd.DataFrame
 
 def test_a_fold_does_not_resume_a_checkpoint_trained_on_other_clips(tmp_path):
     """Clip ids stay the same when a clipset changes (4 -> 8 frames): its checkpoint must not be continued."""
-    from fvc.train.torch_fit import fit_torch_fold
+    from fvc.data.recipe import ClipRecipe
+    from fvc.learners import make_plan
+    from fvc.learners.torch_fit import fit_torch_fold
 
     params = {**get_spec("naive_cnn").default_params, "epochs": 3, "batch_size": 4, "min_epochs": 3}
     checkpoint = tmp_path / "last.pt"
@@ -293,16 +295,16 @@ def test_a_fold_does_not_resume_a_checkpoint_trained_on_other_clips(tmp_path):
         shard = tmp_path / f"clips_{frames}"
         shard.mkdir(exist_ok=True)
         manifest, folds = _clip_shard(shard, frames)
-        recipe = {"frames": frames, "size": 16, "scaling": "crop", "sampling": "uniform"}
-        fit = fit_torch_fold("naive_cnn", params, manifests=[manifest], folds=folds, fold=0, seed=0, checkpoint=checkpoint,
-                             clip_recipe=recipe, progress=False, stop_after_epoch=stop)  # fmt: skip
+        plan = make_plan("naive_cnn", params, ClipRecipe("clip", frames=frames, size=16, scaling="crop", sampling="uniform"), seed=0)
+        fit = fit_torch_fold(plan, manifests=[manifest], folds=folds, fold=0, checkpoint=checkpoint, progress=False,
+                             stop_after_epoch=stop)  # fmt: skip
         # The same clips resume where the killed run stopped (epoch 0); other clips start again.
         assert fit.result.resumed_from == expect, (frames, stop)
 
 
 def test_small_batches_keep_a_pretrained_backbones_batchnorm_statistics(tmp_path):
     """freeze_bn_below: below it the backbone's BatchNorm statistics stay as loaded; scratch training drops it."""
-    from fvc.train.torch_fit import train_config
+    from fvc.learners.torch_fit import train_config
 
     for batch, frozen in ((4, True), (8, False)):
         model = create("naive_cnn", pretrained=False)

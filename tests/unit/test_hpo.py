@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from fvc.config import ConfigError, validate_config
+from fvc.config import ConfigError
+from fvc.settings import validate_config
 from fvc.data.splits import make_folds, sample_groups
+from fvc.data.recipe import ClipRecipe
 from fvc.hpo.objective import SearchData
+from fvc.learners import ClipSource
 from fvc.hpo.space import HpoConfig, SearchSpace, check_space_names
 from fvc.hpo.study import run_study, with_best_params, write_study_outputs
 from tests.conftest import REPO
@@ -32,7 +35,7 @@ def feature_data(n: int = 48, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame
 def search(tmp_path, hpo: dict, name: str = "logistic_regression", db: str = "study.db"):
     features, folds = feature_data()
     cfg = HpoConfig.from_config(hpo)
-    data = SearchData(name, folds, seed=3, features=features)
+    data = SearchData(name, folds, seed=3, recipe=ClipRecipe("forensic", frames=4, size=32, scaling="crop"), source=ClipSource(features=features))
     return run_study(name, {"clipset": "forensic"}, cfg, data, storage_path=tmp_path / db), cfg
 
 
@@ -220,6 +223,7 @@ def test_a_search_where_most_trials_crash_fails_naming_the_failures(tmp_path):
     def run():
         return run_search("logistic_regression", {"clipset": "forensic"}, hpo, folds_path=tmp_path / "folds.parquet", seed=3,
                           outputs=out, storage_path=tmp_path / "study.db", checkpoints=tmp_path / "ckpt",
+                          recipe=ClipRecipe("forensic", frames=4, size=32, scaling="crop"),
                           features_path=tmp_path / "features.parquet")  # fmt: skip
 
     with pytest.raises(SearchFailedError) as caught:

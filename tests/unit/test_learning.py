@@ -2,7 +2,7 @@
 
 8 clips (4 scenes: 4 real, 4 fake of four manipulation families) of the embedded synthetic corpus, decoded with each
 model's default clip recipe from ``config/config.yaml``, are one batch, trained through ``fvc.train.engine`` for 100
-steps (an epoch of one step each) with the model's own settings (``fvc.train.torch_fit.train_config``: learning rate,
+steps (an epoch of one step each) with the model's own settings (``fvc.learners.torch_fit.train_config``: learning rate,
 precise BN; no dropout or weight decay) and only the schedule shortened. The loss is then measured as the model is
 used, in eval mode: a model that cannot bring it below 0.05 and classify every clip has a bug (initialisation,
 normalisation, label order, learning rate, frozen parameters, a loss on the wrong logit, BatchNorm statistics that
@@ -35,8 +35,8 @@ from fvc.models import create, get_spec, list_models
 from fvc.models.registry import model_kwargs, resolve_params
 from fvc.train.data import ClipDataset, clip_rows
 from fvc.train.engine import predict, train
-from fvc.train.sklearn_fit import fit_estimator
-from fvc.train.torch_fit import input_layout, train_config
+from fvc.learners.sklearn_fit import fit_estimator
+from fvc.learners.torch_fit import input_layout, train_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))

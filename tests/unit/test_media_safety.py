@@ -216,7 +216,7 @@ def test_small_images_in_any_accepted_format_pass_the_pixel_check(tmp_path):
 def test_predict_reads_only_what_the_index_would(outside, make_video):
     """``fvc predict`` decodes through the same gate (read_clip: probe, frame_table, read_frames)."""
     from fvc.data.recipe import ClipRecipe
-    from fvc.inference import read_clip
+    from fvc.data.clips import read_clip
 
     root, ts, _ = outside
     recipe = ClipRecipe("c", frames=4, size=32, scaling="letterbox")

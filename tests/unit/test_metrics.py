@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
 from fvc.evaluate.compare import collect_metrics, summarise
-from fvc.evaluate.metrics import binary_metrics, equal_error_rate, video_level
+from fvc.evaluate.metrics import binary_metrics, equal_error_rate
 from fvc.io.atomic import write_json
 
 
@@ -38,12 +37,6 @@ def test_eer_known_cases():
 def test_single_class_gives_nan_ranking_metrics():
     m = binary_metrics(np.array([1, 1]), np.array([0.2, 0.9]))
     assert np.isnan(m["roc_auc"]) and m["accuracy"] == 0.5
-
-
-def test_video_level_averages_copies():
-    clips = pd.DataFrame({"video_id": ["a", "a", "b"], "label": [1, 1, 0], "score": [0.2, 0.6, 0.3], "fold": 0})
-    videos = video_level(clips).set_index("video_id")
-    assert videos.loc["a", "score"] == pytest.approx(0.4) and len(videos) == 2
 
 
 def test_summary_mean_and_std_over_folds(tmp_path):

@@ -14,7 +14,7 @@ from fvc.evaluate.plots import (
     confusion_counts, confusion_figure, family_accuracy, family_accuracy_figure, fold_metrics_figure, has_families,
     learning_curves_figure, plot_results, pr_figure, roc_figure, write_plots,
 )  # fmt: skip
-from fvc.evaluate.predictions import collect_histories, collect_predictions, video_scores
+from fvc.evaluate.predictions import collect_histories, collect_predictions, collect_video_scores
 from fvc.io.atomic import write_parquet
 
 FAMILIES = ("splice", "flicker")
@@ -187,8 +187,8 @@ def test_plot_results_reads_fold_folders_and_their_histories(tmp_path):
     prediction_paths = []
     for (model, fold), group in scores.groupby(["model", "fold"]):
         fold_dir = tmp_path / "models" / model / f"fold_{fold}"
-        write_parquet(fold_dir / "predictions.parquet", group.drop(columns="model").assign(copy=0))
-        prediction_paths.append(fold_dir / "predictions.parquet")
+        write_parquet(fold_dir / "video_predictions.parquet", group.drop(columns="model"))
+        prediction_paths.append(fold_dir / "video_predictions.parquet")
         if model == "cnn":
             _history(model="cnn", n_folds=1).drop(columns=["model", "fold"]).to_csv(fold_dir / "history.csv", index=False)
     write_parquet(tmp_path / "metrics.parquet", _metrics({"cnn": 0.8, "svm": 0.5}))
@@ -196,7 +196,7 @@ def test_plot_results_reads_fold_folders_and_their_histories(tmp_path):
     collected = collect_predictions(prediction_paths)
     assert list(collected.columns[:2]) == ["model", "fold"] and set(collected["model"]) == {"cnn", "svm"}
     pd.testing.assert_frame_equal(
-        video_scores(collected).sort_values(["model", "video_id"]).reset_index(drop=True),
+        collect_video_scores(prediction_paths).sort_values(["model", "video_id"]).reset_index(drop=True),
         scores.sort_values(["model", "video_id"]).reset_index(drop=True), check_dtype=False)  # fmt: skip
     assert collect_histories(p.parent for p in prediction_paths)["model"].unique().tolist() == ["cnn"]
     written = plot_results(

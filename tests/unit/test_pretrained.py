@@ -150,20 +150,14 @@ def test_empty_cache_without_network_fails_before_training_with_the_pull_command
 
 
 def test_a_training_job_fails_before_its_first_epoch_when_weights_are_missing(tmp_path, monkeypatch):
-    """fit_torch_fold resolves the weights before reading data or writing a checkpoint."""
-    import pandas as pd
-
-    from fvc.train.torch_fit import fit_torch_fold
+    """The fold's plan resolves the weights, before training reads data or writes a checkpoint."""
+    from fvc.data.recipe import ClipRecipe
+    from fvc.learners import make_plan
 
     monkeypatch.setattr(hub, "_download", _no_network)
-    folds = pd.DataFrame({"video_id": ["a", "b"], "group": ["a", "b"], "label": ["real", "fake"], "fold": [0, 1]})
-    manifest = tmp_path / "manifest.parquet"  # never read: the weights are looked for first
-    checkpoint = tmp_path / "last.pt"
     with pytest.raises(WeightsUnavailable, match="fvc weights pull r3d_18.kinetics400 --cache"):
-        fit_torch_fold("r3d", {"depth": 18}, manifests=[manifest], folds=folds, fold=0, seed=0, checkpoint=checkpoint,
-                       clip_recipe={"frames": 4, "size": 32}, progress=False,
-                       weights=WeightsConfig(cache=tmp_path / "cache", download=False))  # fmt: skip
-    assert not checkpoint.exists()
+        make_plan("r3d", {"depth": 18}, ClipRecipe("clip", frames=4, size=32, scaling="crop"), seed=0,
+                  weights=WeightsConfig(cache=tmp_path / "cache", download=False))  # fmt: skip
 
 
 def test_a_changed_cache_file_or_a_wrong_hash_is_refused(tmp_path, monkeypatch):
@@ -210,7 +204,9 @@ def test_pull_for_a_config_takes_each_models_weights(tmp_path, monkeypatch):
 def test_a_fold_records_the_weights_it_started_from_and_normalises_as_they_were_trained(tmp_path, monkeypatch):
     import json
 
-    from fvc.train.fold import train_fold
+    from fvc.data.recipe import ClipRecipe
+    from fvc.learners import ClipSource, make_plan
+    from fvc.learners.fold import train_fold
     from tests.unit.test_engine import _clip_shard
 
     path, state, _ = publisher_checkpoint("transfer", tmp_path)
@@ -222,9 +218,9 @@ def test_a_fold_records_the_weights_it_started_from_and_normalises_as_they_were_
     manifest, folds = _clip_shard(shard, 2)
     folds.to_parquet(tmp_path / "folds.parquet")
     params = {**get_spec("transfer").default_params, "epochs": 1, "batch_size": 4, "min_epochs": 1}
-    metrics = train_fold("transfer", params, folds_path=tmp_path / "folds.parquet", fold=0, seed=0, out_dir=tmp_path / "fold_0",
-                         manifests=[manifest], checkpoint=tmp_path / "last.pt", clip_recipe={"frames": 2, "size": 16}, progress=False,
-                         weights=WeightsConfig(cache=cache, download=False))  # fmt: skip
+    plan = make_plan("transfer", params, ClipRecipe("clip", frames=2, size=16, scaling="crop"), seed=0, weights=WeightsConfig(cache=cache, download=False))
+    metrics = train_fold(plan, ClipSource(manifests=[manifest]), folds_path=tmp_path / "folds.parquet", fold=0, out_dir=tmp_path / "fold_0",
+                         checkpoint=tmp_path / "last.pt", progress=False)  # fmt: skip
     record = json.loads((tmp_path / "fold_0" / "metrics.json").read_text())["pretrained_weights"]
     assert record == metrics["pretrained_weights"]
     assert record["tag"] == weights.tag and record["sha256"] == hub.sha256_file(path) and record["source"] == path.as_uri()

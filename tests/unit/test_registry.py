@@ -32,7 +32,7 @@ def test_registry_has_one_entry_per_model_and_fold(tmp_path):
         for fold in (1, 0):
             fold_dir = tmp_path / "models" / model / f"fold_{fold}"
             video, clip = {"roc_auc": 0.5 + fold / 10}, {"roc_auc": 0.1}
-            record = {"model": model, "fold": fold, "params": {"C": 1.0}, "video": video, "clip": clip}
+            record = {"model": model, "fold": fold, "params": {"C": 1.0}, "video": video, "clip": clip, "model_file": f"model.{suffix}"}
             write_json(fold_dir / "metrics.json", record)
             (fold_dir / f"model.{suffix}").write_bytes(b"weights")
             metrics_paths.append(fold_dir / "metrics.json")
@@ -48,3 +48,5 @@ def test_registry_has_one_entry_per_model_and_fold(tmp_path):
     assert json.loads((tmp_path / "registry.json").read_text()) == entries
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert build_registry([], config) == []
+    (tmp_path / "models" / "svm" / "fold_0" / "model.joblib").unlink()  # named but gone: no path, not a guess
+    assert build_registry(metrics_paths, config)[2]["model_path"] is None

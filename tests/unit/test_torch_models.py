@@ -76,7 +76,7 @@ def test_vit_gru_reads_frame_changes():
 
 def test_a_model_saved_before_a_parameter_existed_loads_as_it_was_built(tmp_path):
     """A model.pt whose kwargs predate ``global_pool`` / ``frame_deltas`` is rebuilt with the old behaviour."""
-    from fvc.train.fold import load_torch_model
+    from fvc.learners.torch_fit import load_torch_model
 
     old_kwargs = {"img_size": 32, "patch_size": 8, "depth": 1, "vit": "vit_tiny_patch16_224"}
     old = create("vit_gru", **old_kwargs, global_pool="token", frame_deltas=False, pretrained=False)

@@ -11,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from fvc.config import ConfigError, validate_config
+from fvc.config import ConfigError
+from fvc.settings import validate_config
 from fvc.models import create, get_spec
 from fvc.models.registry import model_kwargs
 from fvc.models.nets.video3d import X3D

@@ -84,7 +84,7 @@ def test_torch_model_fold_outputs_and_tracking(finished_run):
 
     import torch
 
-    from fvc.train.fold import load_torch_model
+    from fvc.learners.torch_fit import load_torch_model
 
     fold_dir = finished_run / "results" / "models" / "naive_cnn" / "fold_0"
     history = pd.read_csv(fold_dir / "history.csv")

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fvc.evaluate.test_sets import UnusableTestSet, score_test_set
-from fvc.inference import load_fold_models, predict_files
+from fvc.inference import UnusableTestSet, load_fold_models, predict_files, score_test_set
 from tests.workflow.runner import TINY, job_counts, run_snakemake
 
 pytestmark = pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from fvc.data.splits import fold_rows
 from fvc.features.extract import feature_columns
 from fvc.models import create
 
-__all__ = ["FoldFit", "fit_fold", "fit_estimator"]
+__all__ = ["FoldFit", "fit_estimator", "fit_fold"]
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class FoldFit:
 
 
 def fit_fold(
-    name: str, params: dict[str, Any], features: pd.DataFrame, folds: pd.DataFrame, fold: int, seed: int, n_jobs: int = 1
+    name: str, params: Mapping[str, Any], features: pd.DataFrame, folds: pd.DataFrame, fold: int, seed: int, n_jobs: int = 1
 ) -> FoldFit:
     """Train on every fold but ``fold`` (all copies), predict ``fold`` (untouched copies only)."""
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)

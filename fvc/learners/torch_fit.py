@@ -1,10 +1,11 @@
-"""Train a torch model on one fold: data from the clip shards, the engine, predictions on the held-out fold."""
+"""Train a torch model on one fold (data from the clip shards, the engine, predictions on the held-out fold), and rebuild one."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,19 @@ import pandas as pd
 import torch
 from sklearn.metrics import f1_score
 
+from fvc.data.recipe import ClipRecipe
 from fvc.data.splits import fold_rows, inner_validation
 from fvc.fingerprint import fingerprint as make_fingerprint
+from fvc.learners.plan import ModelPlan, recipe_dict
 from fvc.models import create, get_spec
 from fvc.models.hub import PretrainedError, WeightsConfig, published_for, sha256_file
 from fvc.models.registry import is_pretrained, model_kwargs
 from fvc.models.weights import resolve_pretrained
+from fvc.train.config import TrainConfig
 from fvc.train.data import ClipDataset, clip_rows
-from fvc.train.engine import Tracker, TrainConfig, TrainResult, predict, train
+from fvc.train.engine import Tracker, TrainResult, predict, train
 
-__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout", "input_norm", "train_config"]
+__all__ = ["TorchFit", "best_threshold", "fit_torch_fold", "input_layout", "input_norm", "load_torch_model", "plan_torch", "train_config"]
 
 log = logging.getLogger(__name__)
 
@@ -60,54 +64,60 @@ def input_layout(name: str) -> str:
     return "clip" if get_spec(name).input == "clip" else "frames"
 
 
-def fit_torch_fold(
-    name: str,
-    params: dict[str, Any],
-    *,
-    manifests: list[str | Path],
-    folds: pd.DataFrame,
-    fold: int,
-    seed: int,
-    checkpoint: str | Path,
-    clip_recipe: dict[str, Any] | None = None,
-    threads: int = 1,
-    tracker: Tracker | None = None,
-    progress: bool = True,
-    stop_after_epoch: int | None = None,
-    weights: WeightsConfig | None = None,
-) -> TorchFit:
-    """``weights``: the published-weights cache (config ``weights``) a ``pretrained: true`` model reads."""
-    torch.set_num_threads(max(1, threads))
-    if torch.cuda.is_available():
-        # Deterministic kernels matter on GPUs; CPU kernels already are. The call imports torch's compiler
-        # (torch._inductor) only to set a flag for it, seconds of start-up for a job that would not load it
-        # otherwise (naive_cnn, variable_ar_cnn), so CPU jobs skip it.
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    kwargs = model_kwargs(name, params, clip_recipe)
-    # Published weights are found (or fail, with the pull command) before any data is read or epoch run; the
-    # builder then reads the file.
+def plan_torch(name: str, params: Mapping[str, Any], recipe: ClipRecipe, *, seed: int, weights: WeightsConfig | None = None) -> ModelPlan:
+    """The plan of a torch model: builder kwargs with the weights file resolved, normalisation, layout, engine settings.
+
+    ``weights``: the published-weights cache (config ``weights``) a ``pretrained: true`` model reads. Published
+    weights are found (or fail, with the pull command) here, before any data is read or epoch run; the builder
+    then reads the file.
+    """
+    params = dict(params)
+    kwargs = model_kwargs(name, params, recipe_dict(recipe))
     path, cached = resolve_pretrained(name, kwargs.get("pretrained"), kwargs, weights or WeightsConfig.from_config(None))
     norm = input_norm(name, kwargs)
     origin = None
     if path is not None:
         kwargs = {**kwargs, "pretrained": str(path)}
         origin = cached.provenance() if cached is not None else {"tag": None, "source": str(path), "file": str(path), "sha256": sha256_file(path)}
+    return ModelPlan(get_spec(name), params, recipe, seed, kwargs=kwargs, train=train_config(params, seed=seed), norm=norm,
+                     layout=input_layout(name), pretrained=origin)  # fmt: skip
+
+
+def fit_torch_fold(
+    plan: ModelPlan,
+    *,
+    manifests: list[str | Path],
+    folds: pd.DataFrame,
+    fold: int,
+    checkpoint: str | Path,
+    threads: int = 1,
+    tracker: Tracker | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> TorchFit:
+    """Train ``plan``'s model on every fold but ``fold`` (early stopping on inner-validation videos), score ``fold``."""
+    torch.set_num_threads(max(1, threads))
+    if torch.cuda.is_available():
+        # Deterministic kernels matter on GPUs; CPU kernels already are. The call imports torch's compiler
+        # (torch._inductor) only to set a flag for it, seconds of start-up for a job that would not load it
+        # otherwise (naive_cnn, variable_ar_cnn), so CPU jobs skip it.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    name, params, seed, kwargs, norm = plan.name, plan.params, plan.seed, dict(plan.kwargs), plan.norm
     labels = folds.set_index("video_id")["label"].eq("fake").astype(np.int64)
     rows = clip_rows(manifests, labels)
     train_rows, heldout_rows = fold_rows(rows, folds, fold)
     fit_ids, stop_ids = inner_validation(folds, fold, float(params.get("inner_val_fraction", 0.2)), seed)
     fit_rows = train_rows[train_rows["video_id"].isin(fit_ids)]
     stop_rows = train_rows[train_rows["video_id"].isin(stop_ids) & (train_rows["copy"] == 0)]
-    layout = input_layout(name)
-    datasets = [ClipDataset(r, mean=norm["mean"], std=norm["std"], layout=layout) for r in (fit_rows, stop_rows, heldout_rows)]
+    datasets = [ClipDataset(r, mean=norm["mean"], std=norm["std"], layout=plan.layout) for r in (fit_rows, stop_rows, heldout_rows)]
 
-    cfg = train_config(params, seed=seed)
+    cfg = plan.train
     torch.manual_seed(seed)  # model initialisation
     model = create(name, **kwargs)
     # What the checkpoint was trained on, not only which videos: clip ids stay the same when a clipset's frames,
     # size, scaling or augmentation change, and resuming then would continue a model trained on other clips.
-    clips = {"recipe": clip_recipe, "manifests": sorted(hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in manifests),
-             "weights": origin["sha256"] if origin is not None else None}  # fmt: skip
+    clips = {"recipe": recipe_dict(plan.recipe), "manifests": sorted(hashlib.sha256(Path(m).read_bytes()).hexdigest() for m in manifests),
+             "weights": plan.pretrained["sha256"] if plan.pretrained is not None else None}  # fmt: skip
     fp = make_fingerprint(name, kwargs, {k: str(v) for k, v in sorted(vars(cfg).items())}, fit_rows["clip_id"].tolist(), stop_rows["clip_id"].tolist(),
                           clips)  # fmt: skip
     log.info("fold %d: %s on %d clips (%d videos), early stopping on %d, held-out %d",
@@ -119,10 +129,10 @@ def fit_torch_fold(
     scores, _ = predict(model, datasets[2], batch_size=result.plan.batch_size)
     predictions = pd.DataFrame({"video_id": heldout_rows["video_id"].to_numpy(), "copy": heldout_rows["copy"].to_numpy(),
                                 "fold": fold, "label": heldout_rows["label"].to_numpy(), "score": scores})  # fmt: skip
-    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor, norm, origin)
+    return TorchFit(model, predictions, result, threshold, len(fit_ids), len(stop_ids), kwargs, cfg.monitor, dict(norm), plan.pretrained)
 
 
-def train_config(params: dict[str, Any], **overrides: Any) -> TrainConfig:
+def train_config(params: Mapping[str, Any], **overrides: Any) -> TrainConfig:
     """The engine settings a model's params ask for, as every torch fit (fold, search, sanity test) uses them."""
     cfg = TrainConfig.from_params(params, **overrides)
     if cfg.backbone_lr is not None and not is_pretrained(params.get("pretrained")):
@@ -143,3 +153,18 @@ def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     candidates = np.unique(np.concatenate([scores, [0.5]]))
     f1 = [f1_score(labels, scores >= c, zero_division=0) for c in candidates]
     return float(candidates[int(np.argmax(f1))])
+
+
+def load_torch_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Rebuild a trained torch model from its ``model.pt`` (weights only: nothing is unpickled)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    # A model saved before a parameter existed is rebuilt as it was then; the trained weights replace any initial ones.
+    kwargs = {**get_spec(saved["name"]).legacy_params, **saved["kwargs"], "pretrained": False}
+    model = create(saved["name"], **kwargs)
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as err:  # torch's message lists tensors; say which file and which build they did not fit
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise ValueError(f"{path}: its weights do not fit '{saved['name']}' built with {saved['kwargs']} "
+                         f"(missing parameters taken as {dict(get_spec(saved['name']).legacy_params)}): {first}") from err  # fmt: skip
+    return model.eval(), saved

@@ -9,11 +9,12 @@ failure prints its traceback, is recorded under ``errors`` and the rest goes on.
 Sections:
 
 1. ``env``: torch, CUDA, GPU, bf16 support, TF32 and cuDNN settings as the engine finds them.
-2. ``throughput``: per model (built through the registry), synthetic clips already on the GPU, training
-   steps exactly as ``fvc.train.engine._train_epoch`` takes them (autocast, scaler, clip, AdamW from
-   ``engine._optimizer``, ``float(loss)`` per step) in five modes: ``fp32``; ``amp`` (the engine's AMP
+2. ``throughput``: per model (built through the registry), synthetic clips already on the GPU, the engine's
+   own training step (``fvc.train.engine.forward_backward`` and ``optimizer_step``, which ``train()`` takes
+   for every batch: autocast, scaler, clipping, AdamW from ``engine.make_optimizer``, ``float(loss)`` per
+   step) in five modes: ``fp32``; ``amp`` (the engine's AMP
    dtype, bf16 on Hopper); ``amp_det``: AMP under ``torch.use_deterministic_algorithms(True, warn_only=True)``,
-   which is what ``fvc.train.torch_fit`` sets for every workflow job; ``fp32_bm`` and ``amp_bm``: the same with
+   which is what ``fvc.learners.torch_fit`` sets for every workflow job; ``fp32_bm`` and ``amp_bm``: the same with
    ``torch.backends.cudnn.benchmark = True`` (the engine leaves it off). Clips/s (median of timed steps after
    warm-up, ``torch.cuda.synchronize`` around each), peak allocated memory. Then one short epoch of
    ``fvc.train.engine.train`` with AMP on ``.npy`` clips through the real ``ClipDataset`` (finite loss,
@@ -29,7 +30,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import math
@@ -58,7 +58,7 @@ from fvc.models.registry import model_kwargs
 from fvc.train import engine
 from fvc.train.data import ClipDataset
 from fvc.train.engine import TrainConfig, train
-from fvc.train.oom import BatchPlan, free_memory
+from fvc.train.oom import free_memory
 
 # name: (frames, height, width, batch, extra builder params). Batches sized for an 80 GB H100 in fp32.
 MODELS: dict[str, tuple[int, int, int, int, dict[str, Any]]] = {
@@ -130,7 +130,7 @@ def section(name: str):
 
 @contextmanager
 def deterministic(enabled: bool):
-    """``torch.use_deterministic_algorithms(True, warn_only=True)`` as fvc.train.torch_fit sets it; warnings kept."""
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` as fvc.learners.torch_fit sets it; warnings kept."""
     before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -259,7 +259,7 @@ def env_section(device: torch.device) -> None:
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "engine_amp_dtype": str(engine._amp_dtype(device, True)),
+        "engine_amp_dtype": str(engine.amp_dtype_for(device, True)),
     }
     for module in ("timm", "torchvision", "pytorchvideo", "numpy"):
         try:
@@ -285,28 +285,23 @@ def env_section(device: torch.device) -> None:
 
 def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp_dtype: torch.dtype | None, warmup: int, steps: int,
                device: torch.device) -> dict[str, Any]:  # fmt: skip
-    """Training steps as the engine takes them (one optimizer step per batch); median step time after warm-up."""
+    """The engine's own training step (``engine.forward_backward`` + ``engine.optimizer_step``, one optimizer step
+    per batch, its optimizer, scaler and class-weighted loss); median step time after warm-up."""
     cfg = TrainConfig(lr=1e-3)
-    optimizer = engine._optimizer(model, cfg)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss().to(device)
+    optimizer = engine.make_optimizer(model, cfg)
+    scaler = engine.make_scaler(amp_dtype)
+    criterion = engine.make_criterion(y.cpu().numpy(), cfg, device)
     model.train()
     cleanup()
     reset_peak(device)
     times, losses = [], []
     total, i = warmup + steps, 0
+    optimizer.zero_grad(set_to_none=True)
     while i < total:
         sync(device)
         started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            loss = criterion(model(x).float(), y)
-        scaler.scale(loss).backward()
-        losses.append(float(loss.detach()))  # the engine reads the loss every step (a sync)
-        scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        losses.append(engine.forward_backward(model, x, y, criterion=criterion, scaler=scaler, amp_dtype=amp_dtype))
+        engine.optimizer_step(model, optimizer, scaler, grad_clip=cfg.grad_clip)
         sync(device)
         took = time.perf_counter() - started
         if i >= warmup:
@@ -331,7 +326,7 @@ def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp_dtype: to
 def throughput_section(device: torch.device, models: dict, warmup: int, steps: int, budget: float, workdir: Path) -> None:
     rows: list[dict[str, Any]] = []
     RESULTS["throughput"] = rows
-    amp_dtype = engine._amp_dtype(device, True)
+    amp_dtype = engine.amp_dtype_for(device, True)
     print(f"  AMP dtype from the engine: {amp_dtype}; {warmup} warm-up + {steps} timed steps per mode")
     for name, (frames, height, width, batch, extra) in models.items():
         row: dict[str, Any] = {"model": name, "input": f"{frames}x{height}x{width}", "batch": batch, "params": extra}
@@ -534,7 +529,7 @@ def oom_section(device: torch.device, smoke: bool, workdir: Path) -> None:
             model = build(name, frames, size, size, extra).to(device)
             x = clip_batch(name, frames, size, size, probe, device)
             y = torch.arange(probe, device=device) % 2
-            probe_stats = time_steps(model, x, y, engine._amp_dtype(device, True), 0, 2, device)
+            probe_stats = time_steps(model, x, y, engine.amp_dtype_for(device, True), 0, 2, device)
             del model, x, y
             cleanup()
             total = torch.cuda.get_device_properties(device).total_memory

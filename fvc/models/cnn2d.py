@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fvc.models.meta.cnn2d import NAIVE_POOLS
 from fvc.models.registry import Resources, register_model
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ __all__ = ["NAIVE_POOLS", "naive_cnn", "transfer"]
 
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 FRAMES_CLIPSET = "frames"
-# naive_cnn's global poolings, default first; kept here (torch-free, read with the registry), the network maps them.
-NAIVE_POOLS = ("max", "avg")
 _TRAIN = {"epochs": 12, "batch_size": 16, "accumulate": 1, "weight_decay": 1e-4, "warmup_epochs": 1, "patience": 3}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fvc.models.cnn2d import _TRAIN, FRAMES_CLIPSET
+from fvc.models.meta.deep_cnn import ARCHITECTURES, ATTENTIONS, VARIANTS
 from fvc.models.registry import Resources, register_model
 
 if TYPE_CHECKING:
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["deep_v1", "deep_v2"]
 
-# Kept here, not in the networks' modules (which import them): reading the registry must not import torch.
-VARIANTS = ("plain", "residual")
-ARCHITECTURES = ("resnet", "densenet", "hybrid")
-ATTENTIONS = ("se", "cbam", "none")
 _NORM = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
 
 

@@ -12,9 +12,9 @@ ResNet-18) and the ResNets at depth 10, on small clips.
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from fvc.models.meta.video3d import RESNET_DEPTHS, RESNET_STAGES
 from fvc.models.registry import Resources, register_model
 
 if TYPE_CHECKING:
@@ -31,10 +31,6 @@ _TRAIN = {"epochs": 8, "batch_size": 16, "accumulate": 1, "lr": 1e-3, "weight_de
 # fold, where 1e-3 or 5 epochs stop at 0.72-0.73 (fold 0). At depth 10 (14M / 12M) 1e-3 is better
 # (config/config.yaml).
 _RESNET3D_LR = 5e-4
-# Basic blocks per stage of the torchvision video ResNets fvc builds, by depth (He et al. 2016, table 1; Hara et
-# al. 2018 in 3D); torchvision publishes depth 18. Torch-free here: the registry's choices are its keys.
-RESNET_STAGES = MappingProxyType({10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)})
-RESNET_DEPTHS = tuple(RESNET_STAGES)
 _RESNET3D_DEPTH = 18
 # Pretrained (Kinetics) fine-tuning keeps the backbone's BatchNorm statistics below 8 clips per batch
 # (engine.TrainConfig.freeze_bn_below): a statistic of 4 clips is noise next to Kinetics' own.

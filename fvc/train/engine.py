@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +34,10 @@ from fvc.train.config import MONITORS, TrainConfig
 from fvc.train.data import ClipDataset, make_loader
 from fvc.train.oom import BatchPlan, free_memory, is_out_of_memory
 
-__all__ = ["HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "freeze_backbone_batchnorm", "predict", "recompute_batchnorm", "train"]
+__all__ = [
+    "HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "amp_dtype_for", "freeze_backbone_batchnorm", "make_criterion",
+    "make_optimizer", "make_scaler", "predict", "recompute_batchnorm", "train", "train_epoch",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +80,11 @@ def train(
     model.to(device)
     plan = BatchPlan(cfg.batch_size, cfg.accumulate)
     steps_per_epoch = math.ceil(math.ceil(len(train_set) / plan.batch_size) / plan.accumulate)
-    optimizer = _optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(cfg, steps_per_epoch))
-    amp_dtype = _amp_dtype(device, cfg.amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss(weight=_class_weights(train_set.labels).to(device), label_smoothing=cfg.label_smoothing)
+    amp_dtype = amp_dtype_for(device, cfg.amp)
+    scaler = make_scaler(amp_dtype)
+    criterion = make_criterion(train_set.labels, cfg, device)
 
     state = {"epoch": -1, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0, "smoothed": None, "history": [], "best_state": None}
     resumed = load_checkpoint(checkpoint, fingerprint)
@@ -247,22 +250,51 @@ def freeze_backbone_batchnorm(model: nn.Module, batch_size: int, below: int) -> 
 
 
 def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler, criterion, amp_dtype, device, progress) -> tuple[float, float]:
-    model.train()
-    freeze_backbone_batchnorm(model, plan.batch_size, cfg.freeze_bn_below)
     loader = make_loader(dataset, plan.batch_size, shuffle=True, seed=cfg.seed, num_workers=cfg.num_workers)
     loader.batch_sampler.set_epoch(epoch)
+    bar = tqdm(loader, total=len(loader), desc=f"epoch {epoch}", leave=False, disable=not progress)
+    return train_epoch(model, bar, plan, cfg, optimizer=optimizer, scheduler=scheduler, scaler=scaler, criterion=criterion,
+                       amp_dtype=amp_dtype, device=device, on_step=lambda step, loss, mean: bar.set_postfix(loss=f"{mean:.4f}"))  # fmt: skip
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    plan: BatchPlan,
+    cfg: TrainConfig,
+    *,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    criterion: nn.Module,
+    amp_dtype: torch.dtype | None,
+    device: torch.device,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    on_step: Callable[[int, float, float], None] | None = None,
+) -> tuple[float, float]:
+    """One epoch of training steps over ``batches`` (sized: ``len()``) of ``(clips, labels)``: its mean loss and the
+    seconds spent waiting for batches.
+
+    The loop :func:`train` runs every epoch on its loader's shuffled batches (``benchmarks/bench_gpu.py`` times
+    it on one batch already on the device, repeated). Per batch: forward pass under autocast when
+    ``amp_dtype``, class-weighted loss, scaled backward of ``loss / plan.accumulate``, the loss read back (a
+    device sync); every ``plan.accumulate`` batches and after the last one: unscale, clip to ``cfg.grad_clip``,
+    optimizer and scaler step, clear the gradients, ``scheduler`` step. ``on_step(step, batch_loss,
+    running_mean_loss)`` is called after each batch's step, before the next batch is drawn.
+    """
+    model.train()
+    freeze_backbone_batchnorm(model, plan.batch_size, cfg.freeze_bn_below)
     total, count, data_seconds = 0.0, 0, 0.0
     optimizer.zero_grad(set_to_none=True)
-    n_batches = len(loader)
+    n_batches = len(batches)
     waited = time.perf_counter()
-    bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not progress)
-    for step, (clips, labels) in enumerate(bar):
+    for step, (clips, labels) in enumerate(batches):
         data_seconds += time.perf_counter() - waited
         clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             loss = criterion(model(clips).float(), labels)
         scaler.scale(loss / plan.accumulate).backward()
-        total += float(loss.detach()) * len(labels)
+        batch_loss = float(loss.detach())
+        total += batch_loss * len(labels)
         count += len(labels)
         if (step + 1) % plan.accumulate == 0 or step + 1 == n_batches:
             scaler.unscale_(optimizer)
@@ -271,13 +303,25 @@ def _train_epoch(model, dataset, plan, cfg, epoch, optimizer, scheduler, scaler,
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-        bar.set_postfix(loss=f"{total / count:.4f}")
+            if scheduler is not None:
+                scheduler.step()
+        if on_step is not None:
+            on_step(step, batch_loss, total / count)
         waited = time.perf_counter()
     return total / max(count, 1), data_seconds
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_scaler(amp_dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """A gradient scaler that scales only under float16 autocast (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+
+def make_criterion(labels: np.ndarray, cfg: TrainConfig, device: torch.device) -> nn.Module:
+    """Cross-entropy weighted by inverse class frequency of ``labels``, with the config's label smoothing."""
+    return nn.CrossEntropyLoss(weight=_class_weights(labels).to(device), label_smoothing=cfg.label_smoothing)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; the ``backbone`` gets ``backbone_lr``, every other parameter ``lr``; no decay on norms and biases."""
     backbone = getattr(model, "backbone", None)
     backbone_ids = {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()
@@ -329,7 +373,8 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+def amp_dtype_for(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """The autocast dtype :func:`train` uses: bf16 on CUDA where supported, else fp16; None (fp32) on CPU or when off."""
     if not enabled or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 # Registered with deep_v2 (torch-free, so reading the registry stays cheap); one copy.
-from fvc.models.deep_cnn import ATTENTIONS
+from fvc.models.meta.deep_cnn import ATTENTIONS
 
 __all__ = [
     "ATTENTIONS", "BasicBlock", "CBAM", "ConvBNAct", "DenseBlock", "DepthwiseSeparableConv", "HybridBlock", "SqueezeExcite",

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fvc.models.cnn2d import NAIVE_POOLS
+from fvc.models.meta.cnn2d import NAIVE_POOLS
 from fvc.models.registry import is_pretrained
 from fvc.models.weights import PretrainedSpec, create_backbone
 

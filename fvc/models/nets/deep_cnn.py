@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 # The choices are registered with the builders (torch-free, so reading the registry stays cheap); one copy.
-from fvc.models.deep_cnn import ARCHITECTURES, VARIANTS
+from fvc.models.meta.deep_cnn import ARCHITECTURES, VARIANTS
 from fvc.models.nets.blocks import (
     ATTENTIONS, BasicBlock, ConvBNAct, DenseBlock, DepthwiseSeparableConv, HybridBlock, Transition, he_init, make_attention,
 )  # fmt: skip

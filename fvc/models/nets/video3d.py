@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fvc.models.video3d import RESNET_STAGES
+from fvc.models.meta.video3d import RESNET_STAGES
 
 __all__ = ["SlowFast", "TorchvisionVideo", "X3D"]
 

@@ -9,22 +9,32 @@ failure prints its traceback, is recorded under ``errors`` and the rest goes on.
 Sections:
 
 1. ``env``: torch, CUDA, GPU, bf16 support, TF32 and cuDNN settings as the engine finds them.
-2. ``throughput``: per model (built through the registry), synthetic clips already on the GPU, the engine's
-   own training step (``fvc.train.engine.forward_backward`` and ``optimizer_step``, which ``train()`` takes
-   for every batch: autocast, scaler, clipping, AdamW from ``engine.make_optimizer``, ``float(loss)`` per
-   step) in five modes: ``fp32``; ``amp`` (the engine's AMP
-   dtype, bf16 on Hopper); ``amp_det``: AMP under ``torch.use_deterministic_algorithms(True, warn_only=True)``,
+2. ``throughput``: per model (built as a fold builds it: the registry's builder with ``model_kwargs`` shaped
+   by the clip), synthetic clips already on the GPU, run through the engine's own training loop,
+   ``fvc.train.engine.train_epoch`` (the loop ``train()`` runs every epoch: autocast, the class-weighted loss,
+   the scaler, ``float(loss)`` per step, clipping, AdamW from ``engine.make_optimizer``), given that one batch
+   ``warmup + steps`` times; its ``on_step`` hook times each step. Five modes: ``fp32``; ``amp`` (the engine's
+   AMP dtype, bf16 on Hopper); ``amp_det``: AMP under ``torch.use_deterministic_algorithms(True, warn_only=True)``,
    which is what ``fvc.learners.torch_fit`` sets for every workflow job; ``fp32_bm`` and ``amp_bm``: the same with
    ``torch.backends.cudnn.benchmark = True`` (the engine leaves it off). Clips/s (median of timed steps after
-   warm-up, ``torch.cuda.synchronize`` around each), peak allocated memory. Then one short epoch of
-   ``fvc.train.engine.train`` with AMP on ``.npy`` clips through the real ``ClipDataset`` (finite loss,
-   peak memory from history).
-3. ``engine``: ``train()`` for 2 epochs with AMP (transfer/resnet18), uninterrupted vs stopped after
-   epoch 0 and resumed; max abs weight difference, history difference; once with the default CUDA settings,
-   once with the workflow's deterministic-algorithms setting (warnings recorded).
-4. ``oom``: ``train()`` with a batch that cannot fit under a memory cap
+   warm-up, ``torch.cuda.synchronize`` at each step's end), peak allocated memory, and the ratios AMP/fp32 and
+   deterministic/AMP, measured in the same process. Then one short epoch of ``fvc.train.engine.train`` with AMP
+   on ``.npy`` clips through the real ``ClipDataset`` (finite loss, peak memory from history).
+3. ``engine``: ``train()`` for 2 epochs with AMP (``--engine-model``, default transfer/resnet18),
+   uninterrupted vs stopped after epoch 0 and resumed from its checkpoint (read back with
+   ``fvc.train.checkpoint.load_checkpoint``); max abs weight difference, history difference; once with the
+   default CUDA settings, once with the workflow's deterministic-algorithms setting (warnings recorded).
+4. ``oom``: ``train()`` (``--oom-model``, default r3d) with a batch that cannot fit under a memory cap
    (``torch.cuda.set_per_process_memory_fraction``): the engine must halve the batch and double
-   accumulation until it fits; back-off messages and the final ``BatchPlan``. On CPU the OOM is simulated.
+   accumulation until it fits; back-off messages, the final ``BatchPlan`` and whether it is the one
+   ``fvc.train.oom.BatchPlan.halved`` plans for that many back-offs. On CPU the model raises
+   ``torch.cuda.OutOfMemoryError`` above a batch size (a stand-in for the allocator); the back-off is the engine's.
+
+The benchmark holds no copy of the engine's step: everything timed or compared runs through
+``fvc.train.engine`` (and ``fvc.train.oom`` / ``fvc.train.checkpoint``). It builds models with
+``fvc.models.registry.model_kwargs`` rather than ``fvc.learners.make_plan``, which gives the same builder
+arguments for scratch weights but imports ``fvc.config`` (jsonschema, PyYAML), which this script does without
+on a bare GPU image.
 """
 
 from __future__ import annotations
@@ -56,9 +66,10 @@ from torch import nn
 from fvc.models import create, get_spec
 from fvc.models.registry import model_kwargs
 from fvc.train import engine
+from fvc.train.checkpoint import load_checkpoint
 from fvc.train.data import ClipDataset
 from fvc.train.engine import TrainConfig, train
-from fvc.train.oom import free_memory
+from fvc.train.oom import BatchPlan, free_memory
 
 # name: (frames, height, width, batch, extra builder params). Batches sized for an 80 GB H100 in fp32.
 MODELS: dict[str, tuple[int, int, int, int, dict[str, Any]]] = {
@@ -119,7 +130,7 @@ def section(name: str):
     print(f"\n=== {name} ({elapsed():.0f}s) ===", flush=True)
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (one failure must not stop the run)
         text = traceback.format_exc()
         print(f"!!! section {name} failed: {type(exc).__name__}: {exc}\n{text}", flush=True)
         RESULTS["errors"].append({"where": name, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
@@ -283,41 +294,57 @@ def env_section(device: torch.device) -> None:
 # --------------------------------------------------------------------------------------------- 2. throughput
 
 
+class StepClock:
+    """``engine.train_epoch``'s ``on_step`` hook: the time of every step (device synchronised at its end) and its loss."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.times, self.losses, self.last = device, [], [], 0.0
+
+    def start(self) -> None:
+        sync(self.device)
+        self.last = time.perf_counter()
+
+    def __call__(self, step: int, loss: float, mean_loss: float) -> None:
+        sync(self.device)
+        now = time.perf_counter()
+        self.times.append(now - self.last)
+        self.losses.append(loss)
+        self.last = now
+
+
+def optimizer_steps(optimizer: torch.optim.Optimizer) -> int:
+    """How many steps the optimizer took (AdamW counts them per parameter)."""
+    return max((int(s["step"]) for s in optimizer.state.values() if "step" in s), default=0)
+
+
 def time_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp_dtype: torch.dtype | None, warmup: int, steps: int,
                device: torch.device) -> dict[str, Any]:  # fmt: skip
-    """The engine's own training step (``engine.forward_backward`` + ``engine.optimizer_step``, one optimizer step
-    per batch, its optimizer, scaler and class-weighted loss); median step time after warm-up."""
+    """``warmup + steps`` steps of the engine's training loop (``engine.train_epoch``, with the optimizer, scaler and
+    class-weighted loss ``train()`` makes, one optimizer step per batch) on one batch; median step time after warm-up."""
     cfg = TrainConfig(lr=1e-3)
     optimizer = engine.make_optimizer(model, cfg)
     scaler = engine.make_scaler(amp_dtype)
     criterion = engine.make_criterion(y.cpu().numpy(), cfg, device)
-    model.train()
+    steps = max(1, steps)
     cleanup()
     reset_peak(device)
-    times, losses = [], []
-    total, i = warmup + steps, 0
-    optimizer.zero_grad(set_to_none=True)
-    while i < total:
-        sync(device)
-        started = time.perf_counter()
-        losses.append(engine.forward_backward(model, x, y, criterion=criterion, scaler=scaler, amp_dtype=amp_dtype))
-        engine.optimizer_step(model, optimizer, scaler, grad_clip=cfg.grad_clip)
-        sync(device)
-        took = time.perf_counter() - started
-        if i >= warmup:
-            times.append(took)
-        elif i == warmup - 1 and steps > 3 and took * steps > 10.0:
-            total = warmup + max(3, int(10.0 / took))  # slow model: keep each mode's timing near 10 s
-        i += 1
+    clock = StepClock(device)
+    clock.start()
+    mean_loss, _ = engine.train_epoch(model, [(x, y)] * (warmup + steps), BatchPlan(len(y), 1), cfg, optimizer=optimizer, scaler=scaler,
+                                      criterion=criterion, amp_dtype=amp_dtype, device=device, on_step=clock)  # fmt: skip
+    times = clock.times[warmup:]
     step = statistics.median(times)
     out = {
         "step_ms": round(step * 1e3, 2),
         "timed_steps": len(times),
+        "engine_steps": len(clock.times),
+        "optimizer_steps": optimizer_steps(optimizer),
         "clips_per_s": round(x.shape[0] / step, 1),
         "peak_mb": round(peak_mb(device), 0) if device.type == "cuda" else None,
-        "loss_first": round(losses[0], 4),
-        "loss_last": round(losses[-1], 4),
-        "losses_finite": all(map(finite, losses)),
+        "loss_first": round(clock.losses[0], 4),
+        "loss_last": round(clock.losses[-1], 4),
+        "loss_mean": round(mean_loss, 4),
+        "losses_finite": all(map(finite, clock.losses)),
     }
     del optimizer, scaler
     return out
@@ -352,7 +379,7 @@ def throughput_section(device: torch.device, models: dict, warmup: int, steps: i
                         row[mode] = time_steps(model, x, y, dtype, warmup, steps, device)
                     if mode == "amp_det":
                         row[mode]["warnings"] = warning_summary(caught)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 (one failure must not stop the run)
                     row[mode] = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
                     RESULTS["errors"].append({"where": f"throughput {name} {mode}", "error": row[mode]["error"], "traceback": traceback.format_exc()})
                     traceback.print_exc()
@@ -366,7 +393,7 @@ def throughput_section(device: torch.device, models: dict, warmup: int, steps: i
                 row["det_over_amp"] = round(row["amp_det"]["clips_per_s"] / amp["clips_per_s"], 2)
             if "clips_per_s" in row.get("amp_bm", {}) and "clips_per_s" in row.get("fp32_bm", {}):
                 row["amp_over_fp32_bm"] = round(row["amp_bm"]["clips_per_s"] / row["fp32_bm"]["clips_per_s"], 2)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (one failure must not stop the run)
             row["error"] = f"{type(exc).__name__}: {str(exc)[:400]}"
             RESULTS["errors"].append({"where": f"throughput {name}", "error": row["error"], "traceback": traceback.format_exc()})
             traceback.print_exc()
@@ -375,7 +402,7 @@ def throughput_section(device: torch.device, models: dict, warmup: int, steps: i
         # One short epoch of the real engine with AMP on .npy clips through ClipDataset.
         try:
             row["engine_epoch"] = engine_epoch(name, frames, height, width, batch, extra, device, workdir / name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (one failure must not stop the run)
             row["engine_epoch"] = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
             RESULTS["errors"].append({"where": f"engine epoch {name}", "error": row["engine_epoch"]["error"], "traceback": traceback.format_exc()})
             traceback.print_exc()
@@ -439,8 +466,13 @@ def throughput_table() -> str:
 # --------------------------------------------------------------------------------------------- 3. engine + resume
 
 
-def engine_section(device: torch.device, smoke: bool, workdir: Path) -> None:
-    name, extra = "transfer", {"backbone": "resnet18"}
+def model_extra(name: str) -> dict[str, Any]:
+    """The builder parameters the throughput table gives ``name`` (e.g. transfer's resnet18 backbone), else none."""
+    return dict(MODELS[name][4]) if name in MODELS else {}
+
+
+def engine_section(device: torch.device, smoke: bool, workdir: Path, name: str = "transfer") -> None:
+    extra = model_extra(name)
     frames, size, n_train, n_val, batch = (2, 32, 8, 4, 2) if smoke else (8, 112, 64, 32, 16)
     train_set = write_clips(workdir / "train", name, n_train, frames, size, size, seed=0)
     val_set = write_clips(workdir / "val", name, n_val, frames, size, size, seed=1)
@@ -460,8 +492,8 @@ def engine_section(device: torch.device, smoke: bool, workdir: Path) -> None:
             del first
             second = build(name, frames, size, size, extra, seed=123)  # a restarted job's fresh initialisation must not matter
             runs["C"] = train(second, train_set, val_set, cfg, checkpoint=workdir / f"{mode}_b.pt", fingerprint="x", progress=False)
-        last_a = torch.load(workdir / f"{mode}_a.pt", map_location="cpu", weights_only=True)["model"]
-        last_c = torch.load(workdir / f"{mode}_b.pt", map_location="cpu", weights_only=True)["model"]
+        last_a = load_checkpoint(workdir / f"{mode}_a.pt", "x")["model"]  # the engine's own checkpoints, as it reads them
+        last_c = load_checkpoint(workdir / f"{mode}_b.pt", "x")["model"]
         best_diff, best_key = state_diff(cpu_state(straight), cpu_state(second))
         last_diff, last_key = state_diff(last_a, last_c)
         ha, hc = runs["A"].history, runs["C"].history
@@ -501,21 +533,39 @@ def engine_section(device: torch.device, smoke: bool, workdir: Path) -> None:
 
 
 class SimulatedOOM(nn.Module):
-    """CPU stand-in: the wrapped model fails like the CUDA allocator above ``limit`` clips per training batch."""
+    """CPU stand-in: the wrapped model fails like the CUDA allocator above ``limit`` clips per training batch.
+
+    It raises ``torch.cuda.OutOfMemoryError`` (what ``fvc.train.oom.is_out_of_memory`` recognises); everything
+    after that, the back-off, the checkpoint the retry returns to and the new ``BatchPlan``, is the engine's.
+    """
 
     def __init__(self, inner: nn.Module, limit: int) -> None:
         super().__init__()
         self.inner, self.limit = inner, limit
         self.backbone = getattr(inner, "backbone", None)
+        self.oom_raised: list[int] = []  # the batch sizes that failed
+
+    def on_epoch_start(self, epoch: int) -> None:
+        if hasattr(self.inner, "on_epoch_start"):
+            self.inner.on_epoch_start(epoch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and x.shape[0] > self.limit:
+            self.oom_raised.append(int(x.shape[0]))
             raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (simulated above {self.limit} clips)")
         return self.inner(x)
 
 
-def oom_section(device: torch.device, smoke: bool, workdir: Path) -> None:
-    name, extra = "r3d", {}
+def planned_backoffs(batch: int, accumulate: int, backoffs: int) -> list[BatchPlan]:
+    """The plans ``fvc.train.oom.BatchPlan.halved`` makes for ``backoffs`` out-of-memory errors, the first one included."""
+    plans = [BatchPlan(batch, accumulate)]
+    for _ in range(backoffs):
+        plans.append(plans[-1].halved())
+    return plans
+
+
+def oom_section(device: torch.device, smoke: bool, workdir: Path, name: str = "r3d") -> None:
+    extra = model_extra(name)
     frames, size, batch, probe = (4, 32, 8, 2) if smoke else (16, 112, 64, 8)
     out: dict[str, Any] = {"model": name, "input": f"{frames}x{size}x{size}", "requested_batch": batch}
     RESULTS["oom"] = out
@@ -554,19 +604,26 @@ def oom_section(device: torch.device, smoke: bool, workdir: Path) -> None:
         finally:
             logging.getLogger("fvc.train.engine").removeHandler(handler)
         h = result.history
+        planned = planned_backoffs(cfg.batch_size, cfg.accumulate, len(result.backoffs))
         out.update(
             seconds=round(time.perf_counter() - started, 2),
             backoffs=result.backoffs,
             logged_warnings=[m for m in handler.messages if "out of memory" in m],
             final_plan={"batch_size": result.plan.batch_size, "accumulate": result.plan.accumulate, "effective": result.plan.effective},
+            planned_by_oom=[{"batch_size": p.batch_size, "accumulate": p.accumulate} for p in planned],
+            plan_as_oom_plans=result.plan == planned[-1],
+            history_plan=h[["batch_size", "accumulate"]].drop_duplicates().to_dict(orient="records"),
             effective_kept=result.plan.effective == batch,
             history=h.round(4).to_dict(orient="records"),
             losses_finite=bool(all(finite(v) for v in h["train_loss"])),
             peak_memory_mb=float(h["peak_memory_mb"].max()) if len(h) else None,
         )
+        if isinstance(model, SimulatedOOM):
+            out["simulated_oom_at"] = model.oom_raised
         for message in result.backoffs:
             print(f"  back-off: {message}")
-        print(f"  final plan: {result.plan} (effective {result.plan.effective}, kept: {out['effective_kept']}); history peak MB "
+        print(f"  final plan: {result.plan} (effective {result.plan.effective}, kept: {out['effective_kept']}; as fvc.train.oom plans "
+              f"{len(result.backoffs)} back-offs: {out['plan_as_oom_plans']}); history peak MB "
               f"{out['peak_memory_mb']}, train loss {h['train_loss'].round(4).tolist()}", flush=True)
         del model, result
     finally:
@@ -587,8 +644,8 @@ class _ListHandler(logging.Handler):
 # --------------------------------------------------------------------------------------------- main
 
 
-def main() -> int:
-    global _JSON_PATH
+def main(argv: list[str] | None = None) -> int:
+    global _JSON_PATH, START
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one step each (any machine)")
     parser.add_argument("--models", nargs="+", default=None, help="subset of the throughput models")
@@ -596,9 +653,13 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="timed steps per mode (default 15; smoke 1)")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds after which remaining throughput models are skipped")
     parser.add_argument("--sections", nargs="+", default=["env", "engine", "oom", "throughput"])
+    parser.add_argument("--engine-model", default="transfer", help="the model of the kill-and-resume check (default transfer/resnet18)")
+    parser.add_argument("--oom-model", default="r3d", help="the model of the out-of-memory back-off check (default r3d)")
     parser.add_argument("--json", type=Path, default=None, help="where to write the JSON (default $OUT/bench_gpu.json)")
-    args = parser.parse_args()
-    _JSON_PATH = args.json
+    args = parser.parse_args(argv)
+    _JSON_PATH, START = args.json, time.perf_counter()
+    RESULTS.clear()
+    RESULTS["errors"] = []
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -610,7 +671,8 @@ def main() -> int:
         models = {k: v for k, v in models.items() if k in args.models}
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 5)
     steps = args.steps if args.steps is not None else (1 if args.smoke else 15)
-    RESULTS["run"] = {"smoke": args.smoke, "warmup": warmup, "steps": steps, "models": list(models), "argv": sys.argv[1:]}
+    RESULTS["run"] = {"smoke": args.smoke, "warmup": warmup, "steps": steps, "models": list(models),
+                      "argv": sys.argv[1:] if argv is None else list(argv)}
     workdir = Path(tempfile.mkdtemp(prefix="bench_gpu_"))
     try:
         if "env" in args.sections:
@@ -618,10 +680,10 @@ def main() -> int:
                 env_section(device)
         if "engine" in args.sections:
             with section("3. engine.train on the device: 2 epochs AMP, kill after epoch 0 + resume"):
-                engine_section(device, args.smoke, workdir / "engine")
+                engine_section(device, args.smoke, workdir / "engine", args.engine_model)
         if "oom" in args.sections:
             with section("4. out-of-memory back-off"):
-                oom_section(device, args.smoke, workdir / "oom")
+                oom_section(device, args.smoke, workdir / "oom", args.oom_model)
         if "throughput" in args.sections:
             with section("2. training throughput fp32 vs AMP (+ one engine epoch per model)"):
                 throughput_section(device, models, warmup, steps, args.budget, workdir / "throughput")
@@ -643,7 +705,8 @@ def main() -> int:
                   f"best weights {res['best_weights_max_abs_diff']:.3g}; losses finite {res['losses_finite']}")
     oom = RESULTS.get("oom", {})
     if "final_plan" in oom:
-        print(f"oom: {len(oom['backoffs'])} back-offs, final plan {oom['final_plan']}, effective batch kept {oom['effective_kept']}")
+        print(f"oom: {len(oom['backoffs'])} back-offs, final plan {oom['final_plan']}, effective batch kept {oom['effective_kept']}, "
+              f"as fvc.train.oom plans it {oom['plan_as_oom_plans']}")
     print(f"errors: {len(RESULTS['errors'])}")
     for err in RESULTS["errors"]:
         print(f"  {err['where']}: {err['error']}")

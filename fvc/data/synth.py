@@ -8,7 +8,9 @@ interpolation). The fakes are localised or subtle on purpose: the corpus must ra
 not be separable by one global statistic.
 
 The scenes come from :mod:`fvc.data.render`, the manipulations from the registry (:mod:`fvc.manipulations`),
-the settings from :mod:`fvc.data.synth_config`; this module writes the corpus. Determinism: scene ``i`` draws from ``np.random.default_rng([seed, i])`` and its manipulation from a
+the settings from :mod:`fvc.data.synth_config`; this module writes the corpus.
+
+Determinism: scene ``i`` draws from ``np.random.default_rng([seed, i])`` and its manipulation from a
 separate stream, so scenes are independent of each other and of the corpus size. Rendering is pure numpy /
 scipy / Pillow on one thread, so identical configs give identical frames; byte identity of the corpus then
 rests on ``fvc.io.encode.write_video`` writing identical bytes for identical frames.

@@ -92,6 +92,7 @@ def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
     params={"noise_ratio_low": (0.2, 0.5), "noise_ratio_high": (1.8, 3.0), "denoise": (1.0, 2.0), "colour_match": (0.3, 0.9)},
 )
 def splice(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """A region of another clip blended in, with mismatched noise and partly matched colour."""
     n_frames, height, width, _ = frames.shape
     if donor is None:
         # A differently processed copy of the scene itself: time-reversed and displaced.
@@ -158,6 +159,7 @@ def _learned_upsample(img: np.ndarray, eps: float, renoise: float, rng: np.rando
     "upsample", temporal=False, yields_mask=True, params={"eps": (0.12, 0.3), "renoise": (0.3, 1.0)},
 )
 def upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """The frame, or a region, through a learned 2x upsampler: its checkerboard trace."""
     del donor
     n_frames, height, width, _ = frames.shape
     eps = _generator_eps(rng, 0.12, 0.3)
@@ -179,6 +181,7 @@ def upsample(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | N
     "double_compression", temporal=False, yields_mask=False, params={"crf": (30, 42), "jpeg_quality": (10, 40)},
 )
 def double_compression(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """A re-upload: downscaled, compressed hard (H.264 or JPEG) and scaled back up."""
     del donor
     # A re-upload: the clip was downscaled to half size, compressed hard at that size (H.264 at a low quality,
     # or every frame re-saved as JPEG, frames exported as images and re-assembled), and scaled back up before
@@ -235,6 +238,7 @@ def _reencode(frames: np.ndarray, crf: int) -> np.ndarray:
     "flicker", temporal=True, yields_mask=True, params={"gain_sd": (0.03, 0.15), "offset_sd": (2.0, 8.0), "wobble": (0.4, 1.0)},
 )
 def flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """Brightness jittered independently per frame, globally or in a region."""
     del donor
     n_frames, height, width, _ = frames.shape
     # 0 global jitter (a purely temporal trace, 1 in 5), 1 region jitter, 2 region jitter + wobble. A region
@@ -274,6 +278,7 @@ def flicker(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | No
     "interpolation", temporal=True, yields_mask=False, params={"fraction": (0.4, 0.6), "weight": (0.35, 0.65)},
 )
 def interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """Some interior frames replaced by noisy blends of their neighbours."""
     del donor
     n_frames = frames.shape[0]
     out = frames.copy()
@@ -311,6 +316,7 @@ def interpolation(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarra
     "regrain", temporal=False, yields_mask=True, params={"sigma": (0.8, 1.6), "grain": (2.0, 5.0)},
 )
 def regrain(frames: np.ndarray, rng: np.random.Generator, donor: np.ndarray | None) -> np.ndarray:
+    """A region denoised, then given fresh white luma grain."""
     # A retouched region (a beauty filter, a diffusion model's inpainting): denoised, which takes the fine
     # texture and the camera's and codec's noise with it, then given synthetic grain to hide the smoothness.
     # Traces: the missing texture under the grain, and grain that is white, luma-only and fresh every frame,

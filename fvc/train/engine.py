@@ -35,7 +35,7 @@ from fvc.train.data import ClipDataset, make_loader
 from fvc.train.oom import BatchPlan, free_memory, is_out_of_memory
 
 __all__ = [
-    "HISTORY_COLUMNS", "TrainConfig", "TrainResult", "Tracker", "amp_dtype_for", "freeze_backbone_batchnorm", "make_criterion",
+    "HISTORY_COLUMNS", "Tracker", "TrainConfig", "TrainResult", "amp_dtype_for", "freeze_backbone_batchnorm", "make_criterion",
     "make_optimizer", "make_scaler", "predict", "recompute_batchnorm", "train", "train_epoch",
 ]  # fmt: skip
 
@@ -279,7 +279,8 @@ def train_epoch(
     ``amp_dtype``, class-weighted loss, scaled backward of ``loss / plan.accumulate``, the loss read back (a
     device sync); every ``plan.accumulate`` batches and after the last one: unscale, clip to ``cfg.grad_clip``,
     optimizer and scaler step, clear the gradients, ``scheduler`` step. ``on_step(step, batch_loss,
-    running_mean_loss)`` is called after each batch's step, before the next batch is drawn.
+    running_mean_loss)`` is called after every batch (and its optimizer step, when one was due), before the next
+    batch is drawn; :func:`train` updates its progress bar with it.
     """
     model.train()
     freeze_backbone_batchnorm(model, plan.batch_size, cfg.freeze_bn_below)

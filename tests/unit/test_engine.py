@@ -324,3 +324,36 @@ def test_grad_clip_zero_means_no_clipping(tmp_path):
     train(model, dataset(tmp_path, n=8), dataset(tmp_path, n=4, seed=1), TrainConfig(epochs=1, batch_size=4, warmup_epochs=0, grad_clip=0.0),
           checkpoint=tmp_path / "g.pt", progress=False)  # fmt: skip
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items() if v.is_floating_point())
+
+
+def test_train_epoch_is_the_loop_train_runs(tmp_path):
+    """engine.train_epoch (what benchmarks/bench_gpu.py times) on the loader's batches, with the optimizer,
+    scaler, loss and schedule train() makes, leaves the weights and loss of one epoch of train(): accumulation
+    over an odd number of batches included; on_step sees every batch with its running mean loss."""
+    from fvc.train import engine
+    from fvc.train.data import make_loader
+
+    data = dataset(tmp_path, n=10)  # batch 2, accumulate 2: 5 batches, the last optimizer step after one batch
+    cfg = TrainConfig(epochs=1, batch_size=2, accumulate=2, lr=3e-3, warmup_epochs=0, seed=0, min_epochs=1, precise_bn_batches=0, device="cpu")
+    torch.manual_seed(0)
+    trained = create("naive_cnn", pretrained=False)
+    start = weights(trained)
+    result = train(trained, data, data, cfg, checkpoint=tmp_path / "ck.pt", progress=False)
+
+    stepped = create("naive_cnn", pretrained=False)
+    stepped.load_state_dict(start)
+    plan, device = BatchPlan(cfg.batch_size, cfg.accumulate), torch.device("cpu")
+    optimizer = engine.make_optimizer(stepped, cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(cfg, 3))
+    loader = make_loader(data, plan.batch_size, shuffle=True, seed=cfg.seed)
+    loader.batch_sampler.set_epoch(0)
+    calls = []
+    engine._seed_epoch(cfg.seed, 0)
+    loss, _ = engine.train_epoch(stepped, loader, plan, cfg, optimizer=optimizer, scheduler=scheduler, scaler=engine.make_scaler(None),
+                                 criterion=engine.make_criterion(data.labels, cfg, device), amp_dtype=engine.amp_dtype_for(device, cfg.amp),
+                                 device=device, on_step=lambda step, batch_loss, mean: calls.append((step, batch_loss, mean)))  # fmt: skip
+    assert loss == result.history["train_loss"].iloc[0]
+    assert [c[0] for c in calls] == [0, 1, 2, 3, 4] and calls[-1][2] == loss
+    assert max(int(s["step"]) for s in optimizer.state.values()) == 3  # optimizer steps after batches 2, 4 and 5
+    for key, value in trained.state_dict().items():
+        torch.testing.assert_close(stepped.state_dict()[key], value, rtol=0, atol=0, msg=key)

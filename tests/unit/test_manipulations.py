@@ -49,6 +49,7 @@ def test_fvcs_families_are_registered_with_their_metadata():
     for name in BUILTIN:
         spec = get_manipulation(name)
         assert spec.params and all(low <= high for low, high in spec.params.values()), name
+        assert spec.description and "\n" not in spec.description, name
 
 
 def test_unknown_and_duplicate_names_are_errors_that_name_the_families():

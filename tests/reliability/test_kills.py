@@ -55,7 +55,7 @@ EPOCHS = 3  # model_params.naive_cnn.epochs in tests/configs/reliability/config.
 IGNORED_MANIFEST_COLUMNS: tuple[str, ...] = ()
 # The folds are made from the videos every clipset decoded (rules/data.smk), so a forced clips job reruns the split
 # and with it every training job, scikit-learn ones included.
-DOWNSTREAM_OF_A_FRAMES_SHARD = {"split": 1, "train_sklearn": 8, "train_torch": 2, "compare": 1, "paired": 1, "plots": 1,
+DOWNSTREAM_OF_A_FRAMES_SHARD = {"split": 1, "train": 10, "compare": 1, "paired": 1, "plots": 1,
                                 "registry": 1, "rejected": 1, "all": 1}  # fmt: skip
 
 _report: dict[str, object] = {}

@@ -267,7 +267,7 @@ cancel_one_training_job() {
     for _ in $(seq 1 1200); do
         while read -r id comment; do
             case "$comment" in
-                rule_train_torch_wildcards_transfer_*)
+                rule_train_wildcards_transfer_*)
                     sleep 4
                     if squeue -h -j "$id" -t RUNNING -o %i 2>/dev/null | grep -qx "$id"; then
                         scancel "$id"
@@ -301,7 +301,7 @@ run_workflow() {
         --snakefile "$REPO/Snakefile" \
         --directory "$run" \
         --configfile "$REPO/tests/slurm/config.yaml" \
-        --set-resources train_torch:gpu=0 train_torch:mem_mb=1500 train_sklearn:mem_mb=1000 \
+        --set-resources train:gpu=0 train:mem_mb=1500 \
         --max-threads 1 \
         --slurm-keep-successful-logs \
         --slurm-init-seconds-before-status-checks 5 \

@@ -27,8 +27,8 @@ from tests.conftest import REPO
 
 CONFIG = REPO / "tests" / "slurm" / "config.yaml"
 TARGETS = {
-    "rule_train_torch_wildcards_transfer_0": "results/models/transfer/fold_0/training_complete",
-    "rule_train_torch_wildcards_naive_cnn_0": "results/models/naive_cnn/fold_0/training_complete",
+    "rule_train_wildcards_transfer_0": "results/models/transfer/fold_0/training_complete",
+    "rule_train_wildcards_naive_cnn_0": "results/models/naive_cnn/fold_0/training_complete",
     "rule_merge_features_wildcards_forensic": "results/features/forensic.parquet",
 }
 PLACEHOLDERS = [
@@ -75,7 +75,7 @@ def submissions(tmp_path_factory) -> dict[tuple[str, int], dict[str, str]]:
     env |= {"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "FVC_FAKE_SBATCH_LOG": str(log),
             "FVC_CPU_PARTITION": "cpu-test", "FVC_GPU_PARTITION": "gpu-test", "FVC_SLURM_ACCOUNT": "lab-test"}  # fmt: skip
     cmd = [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "slurm"), "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(CONFIG), "--allowed-rules", "train_torch", "merge_features",
+           "--directory", str(workdir), "--configfile", str(CONFIG), "--allowed-rules", "train", "merge_features",
            "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1", *TARGETS.values()]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
@@ -90,11 +90,11 @@ def submissions(tmp_path_factory) -> dict[tuple[str, int], dict[str, str]]:
 
 
 def test_a_gpu_model_training_job_asks_slurm_for_a_gpu_in_the_gpu_partition(submissions):
-    transfer = submissions["rule_train_torch_wildcards_transfer_0", 1]
+    transfer = submissions["rule_train_wildcards_transfer_0", 1]
     assert transfer["--gpus"] == "1"  # the plugin's translation of the rule's `gpu` resource
     assert transfer["-p"] == "gpu-test" and transfer["-A"] == "lab-test"
     assert transfer["--cpus-per-task"] == "1"
-    cpu_model = submissions["rule_train_torch_wildcards_naive_cnn_0", 1]
+    cpu_model = submissions["rule_train_wildcards_naive_cnn_0", 1]
     assert "--gpus" not in cpu_model and "--gres" not in cpu_model and cpu_model["-p"] == "cpu-test"
     assert "--gpus" not in submissions["rule_merge_features_wildcards_forensic", 1]
 
@@ -102,8 +102,8 @@ def test_a_gpu_model_training_job_asks_slurm_for_a_gpu_in_the_gpu_partition(subm
 @pytest.mark.parametrize(
     ("comment", "mem_mb", "minutes"),
     [
-        ("rule_train_torch_wildcards_transfer_0", 8000, 120),  # fvc.models registry: Resources(mem_mb=8000, runtime=120)
-        ("rule_train_torch_wildcards_naive_cnn_0", 4000, 60),
+        ("rule_train_wildcards_transfer_0", 8000, 120),  # fvc.models registry: Resources(mem_mb=8000, runtime=120)
+        ("rule_train_wildcards_naive_cnn_0", 4000, 60),
         ("rule_merge_features_wildcards_forensic", 2000, 60),  # profiles/slurm default-resources
     ],
 )

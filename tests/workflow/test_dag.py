@@ -15,8 +15,8 @@ def test_dry_run_of_the_full_dag(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts == {
-        "synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train_sklearn": 8,
-        "train_torch": 2, "compare": 1, "paired": 1, "plots": 1, "registry": 1, "rejected": 1, "all": 1,
+        "synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train": 10,
+        "compare": 1, "paired": 1, "plots": 1, "registry": 1, "rejected": 1, "all": 1,
     }  # fmt: skip
     assert not (tmp_path / "results").exists()
 
@@ -25,9 +25,9 @@ def test_one_target_builds_only_what_it_needs(tmp_path):
     proc = run_snakemake(tmp_path, "-n", "results/models/logistic_regression/fold_0/training_complete")
     counts = job_counts(proc.stdout + proc.stderr)
     # The folds need every configured clipset's clips (a video one clipset rejects is left out of every model).
-    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train_sklearn": 1}
+    assert counts == {"synth": 1, "index": 1, "split": 1, "clips": 4, "features": 2, "merge_features": 1, "train": 1}
     proc = run_snakemake(tmp_path, "-n", "results/models/naive_cnn/fold_1/training_complete")
-    assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 4, "train_torch": 1}
+    assert job_counts(proc.stdout + proc.stderr) == {"synth": 1, "index": 1, "split": 1, "clips": 4, "train": 1}
 
 
 def test_partial_configs_are_merged_over_the_workflow_defaults(tmp_path):
@@ -37,13 +37,13 @@ def test_partial_configs_are_merged_over_the_workflow_defaults(tmp_path):
     proc = run_snakemake(tmp_path, "-n", configfile=partial)
     counts = job_counts(proc.stdout + proc.stderr)
     # x3d reads the default `clip` clipset and svm `forensic` (2 default shards each); 4 folds per model.
-    assert counts["clips"] == 4 and counts["train_sklearn"] == 4 and counts["train_torch"] == 4
+    assert counts["clips"] == 4 and counts["train"] == 4 + 4
     # A project's own config/config.yaml in the working directory overrides the defaults; --configfile overrides both.
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("shards: 3\nsplit: {folds: 2}\n")
     proc = run_snakemake(tmp_path, "-n", configfile=partial)
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts["clips"] == 6 and counts["train_sklearn"] == 4
+    assert counts["clips"] == 6 and counts["train"] == 4 + 4
 
 
 def test_invalid_config_stops_before_any_job(tmp_path):
@@ -83,4 +83,4 @@ def test_nested_command_line_overrides_are_typed_by_the_schema(tmp_path):
     """``--config`` hands nested values over as strings ('false', '4'); the schema's types are restored."""
     proc = run_snakemake(tmp_path, "-n", "--config", "tracking={enabled: false}", "split={folds: 4}")
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts["train_sklearn"] == 4 * 4 and counts["train_torch"] == 4  # range(config["split"]["folds"])
+    assert counts["train"] == 4 * 4 + 4  # 4 feature models and one torch model, each range(config["split"]["folds"])

@@ -77,7 +77,7 @@ def test_changed_best_parameters_retrain_the_model(hpo_run, tmp_path):
     finally:
         best.write_text(original)
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts.get("train_sklearn") == 2 and "hpo" not in counts and "train_torch" not in counts
+    assert counts.get("train") == 2 and "hpo" not in counts
 
 
 def _trial_states(db: Path) -> dict[str, int]:

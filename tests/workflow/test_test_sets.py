@@ -73,7 +73,7 @@ def test_a_new_test_set_retrains_nothing_and_overlaps_are_reported(two_corpora):
     work, tmp = two_corpora
     configfile = _config(tmp, {"other": OTHER, "again": {"kind": "sheet", "path": "data/synth/samples.csv"}})
     counts = job_counts(run_snakemake(work, "-n", configfile=configfile).stdout)
-    assert counts and not {"train_torch", "train_sklearn", "clips", "features", "index", "split"} & set(counts), counts
+    assert counts and not {"train", "clips", "features", "index", "split"} & set(counts), counts
     assert {"test_index", "test_clips", "test_score", "test_summary"} <= set(counts)
     assert counts["test_score"] == len(MODELS)
     run_snakemake(work, "--cores", "2", configfile=configfile, timeout=900)

@@ -340,14 +340,6 @@ def get_all_metrics(wildcards):
     )
 
 
-def get_all_predictions(wildcards):
-    return expand(
-        f"{RESULTS}/models/{{model}}/fold_{{fold}}/predictions.parquet",
-        model=MODELS,
-        fold=FOLDS,
-    )
-
-
 def get_all_video_predictions(wildcards):
     """Every fold's video-level scores, aggregated by its learner (fvc.learners.aggregate)."""
     return expand(
